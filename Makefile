@@ -1,0 +1,132 @@
+# Makefile - the one entry point of the tutorial.  `make help` lists targets.
+#
+# Every lesson folder lessons/NN_name/ holds one or more programs, one .c
+# file each; solutions/NN_name/ holds the same files, solved.  Each program
+# is built from its .c file and the helpers in common/ into
+#
+#     build/lessons/NN_name/PROG      the learner's exercise
+#     build/solutions/NN_name/PROG    the solution
+#
+# and the sanitizer builds go to build/asan/, build/ubsan/ and build/tsan/,
+# so switching between them never needs a `make clean`.
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+# _GNU_SOURCE: POSIX plus the Linux extensions the lessons teach
+# (MAP_ANONYMOUS, SO_PEERCRED and struct ucred, memfd_create).
+CPPFLAGS += -D_GNU_SOURCE -Icommon
+WARN     := -std=c11 -Wall -Wextra -Werror
+LDLIBS   += -pthread
+BUILD    ?= build
+
+# Pace of the programs in milliseconds per tick for `make run`; the
+# programs' own default (1000, as in the Python posts) when left empty.
+TICK_MS  ?=
+# Restrict run/check/hint/test to one lesson: LESSON=02 or LESSON=02_threads_mutex
+LESSON   ?=
+
+LESSONS  := $(sort $(notdir $(wildcard lessons/[0-9][0-9]_*)))
+EX_SRC   := $(sort $(wildcard lessons/[0-9][0-9]_*/*.c))
+SOL_SRC  := $(sort $(wildcard solutions/[0-9][0-9]_*/*.c))
+COMMON_SRC := $(sort $(wildcard common/*.c))
+
+# Programs whose tests also need a ThreadSanitizer build (lesson 02 proves
+# its race with TSan), listed as NN_name/PROG.
+TSAN_TESTED := 02_threads_mutex/threads_mutex
+
+SAN_asan  := -fsanitize=address -fno-omit-frame-pointer
+SAN_ubsan := -fsanitize=undefined -fno-sanitize-recover=all
+SAN_tsan  := -fsanitize=thread
+
+SUPERVISE := $(BUILD)/tools/supervise
+
+# progs(DIR): the programs of both trees built under DIR
+progs = $(patsubst %.c,$(1)/%,$(EX_SRC) $(SOL_SRC))
+sol_progs = $(patsubst %.c,$(1)/%,$(SOL_SRC))
+
+# variant(DIR, EXTRA_FLAGS): rules that build common/ and every program
+# under DIR with EXTRA_FLAGS added to compiling and linking.
+define variant
+$(1)/common/%.o: common/%.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c $$< -o $$@
+
+$(1)/libcommon.a: $$(patsubst common/%.c,$(1)/common/%.o,$$(COMMON_SRC))
+	$$(AR) rcs $$@ $$^
+
+$(1)/lessons/%: lessons/%.c $(1)/libcommon.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
+
+$(1)/solutions/%: solutions/%.c $(1)/libcommon.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
+endef
+
+$(eval $(call variant,$(BUILD),))
+$(eval $(call variant,$(BUILD)/asan,$(SAN_asan)))
+$(eval $(call variant,$(BUILD)/ubsan,$(SAN_ubsan)))
+$(eval $(call variant,$(BUILD)/tsan,$(SAN_tsan)))
+
+$(SUPERVISE): tests/tools/supervise.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $< $(LDFLAGS) -o $@
+
+TSAN_PROGS := $(foreach p,$(TSAN_TESTED),$(BUILD)/tsan/lessons/$(p) $(BUILD)/tsan/solutions/$(p))
+
+# The suite driver gets everything it needs through the environment.
+SUITE = BUILD='$(BUILD)' LESSON='$(LESSON)' TICK_MS='$(TICK_MS)' \
+        MAKE='$(MAKE)' bash tests/suite.sh
+
+.DEFAULT_GOAL := all
+
+.PHONY: all help run test check hint verify-exercises asan ubsan tsan \
+        sanitizers shunit2 clean
+
+## all: build every solution and exercise (the default)
+all: $(call progs,$(BUILD)) $(SUPERVISE)
+
+## run: run every solution in lesson order (LESSON=02 for one, WHICH=exercise for yours)
+run: all
+	@$(SUITE) run
+
+## test: run every lesson's test against the solutions; ends "N passed, N failed"
+test: all $(TSAN_PROGS) shunit2
+	@$(SUITE) test
+
+## check: the learner's loop - test your exercises in order, stop at the first to fix
+check: $(SUPERVISE) $(TSAN_PROGS) shunit2
+	@$(SUITE) check
+
+## hint: print the hint of the lesson you are on (or LESSON=02)
+hint:
+	@$(SUITE) hint
+
+## verify-exercises: prove every untouched exercise fails its test (CI runs it)
+verify-exercises: all $(TSAN_PROGS) shunit2
+	@$(SUITE) verify
+
+## asan, ubsan, tsan: the solutions' tests under Address-, UndefinedBehavior-, ThreadSanitizer
+asan ubsan tsan: %: $(SUPERVISE) $(TSAN_PROGS) shunit2
+	@$(MAKE) --no-print-directory $(call sol_progs,$(BUILD)/$*)
+	@VARIANT=$* $(SUITE) test
+
+## sanitizers: asan, ubsan and tsan one after the other
+sanitizers: asan ubsan tsan
+
+## shunit2: make sure the test library is installed (installs it when root)
+shunit2:
+	@bash tests/need_shunit2.sh
+
+## clean: remove build/
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo "Targets (GNU make):"
+	@sed -n 's/^## \([^:]*\): /  \1\t/p' $(MAKEFILE_LIST) | expand -t 22
+	@echo "Variables: CC=clang  CFLAGS=...  LESSON=02  WHICH=exercise  TICK_MS=0  BUILD=dir"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,87 @@
+/* errors.c - see errors.h. */
+#include "errors.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The pid of the process that ran main().  A constructor runs before main,
+ * so every later fork() child can tell it is a child by comparing getpid(). */
+static pid_t original_pid;
+
+__attribute__((constructor)) static void remember_original_pid(void)
+{
+    original_pid = getpid();
+}
+
+_Noreturn void leave(int status)
+{
+    fflush(stdout);
+    if (getpid() == original_pid)
+        exit(status);
+    _exit(status);
+}
+
+/* Print "program: <message>[: reason]" as one write, so that lines from
+ * several processes never mix inside a line. */
+static void report(int en, const char *fmt, va_list ap)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "%s: ", program_invocation_short_name);
+    if (n < 0 || (size_t)n >= sizeof msg)
+        n = 0;
+    int m = vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    if (m > 0)
+        n += m;
+    if ((size_t)n >= sizeof msg)
+        n = sizeof msg - 1;
+    if (en != 0)
+        n += snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(en));
+    if ((size_t)n >= sizeof msg - 1)
+        n = sizeof msg - 2;
+    msg[n++] = '\n';
+    fflush(stdout);
+    ssize_t ignored = write(STDERR_FILENO, msg, (size_t)n);
+    (void)ignored; /* nothing useful to do if stderr itself is gone */
+}
+
+_Noreturn void err_exit(const char *fmt, ...)
+{
+    int en = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    report(en, fmt, ap);
+    va_end(ap);
+    leave(EXIT_FAILURE);
+}
+
+_Noreturn void err_exit_en(int en, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(en, fmt, ap);
+    va_end(ap);
+    leave(EXIT_FAILURE);
+}
+
+_Noreturn void fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(0, fmt, ap);
+    va_end(ap);
+    leave(EXIT_FAILURE);
+}
+
+_Noreturn void usage_exit(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(0, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "usage: %s\n", usage);
+    leave(2);
+}

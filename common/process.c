@@ -1,0 +1,41 @@
+/* process.c - see process.h. */
+#include "process.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "say.h"
+
+pid_t process_start(const char *name, process_body body, void *arg)
+{
+    static int started; /* how many children this process has started */
+    started++;
+
+    fflush(stdout); /* the child must not inherit unwritten output */
+    pid_t pid = fork();
+    if (pid == -1)
+        err_exit("fork");
+    if (pid == 0) {
+        if (name != NULL)
+            speaker_set("%s", name);
+        else
+            speaker_set("Process-%d", started);
+        body(arg);
+        leave(0);
+    }
+    return pid;
+}
+
+int process_join(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, 0) == -1)
+        if (errno != EINTR)
+            err_exit("waitpid %ld", (long)pid);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}

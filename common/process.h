@@ -1,0 +1,24 @@
+/* process.h - Python's Process(target=...).start() and .join(), in C.
+ *
+ * Lesson 01 writes fork() and waitpid() out by hand; from lesson 03 on the
+ * lessons use these two helpers so that main() reads like the Python.
+ */
+#ifndef PROCESS_H
+#define PROCESS_H
+
+#include <sys/types.h>
+
+typedef void (*process_body)(void *arg);
+
+/* fork() a child that names itself `name` (or "Process-N", numbered from 1
+ * in start order like Python, when name is NULL), runs body(arg), and leaves
+ * with _exit(0).  Returns the child's pid to the parent.  Ends the process
+ * if fork() fails. */
+pid_t process_start(const char *name, process_body body, void *arg);
+
+/* Wait for the child `pid` and return its exit status, or 128 + the signal
+ * number if a signal killed it (the shell's convention).  Retries after
+ * EINTR; ends the process if waitpid() itself fails. */
+int process_join(pid_t pid);
+
+#endif

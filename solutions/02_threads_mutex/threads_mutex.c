@@ -1,0 +1,105 @@
+/* threads_mutex.c - two threads share one x; a mutex keeps their updates.
+ *
+ * usage: threads_mutex                      the seed's two threads
+ *        threads_mutex count N [unlocked]   two threads each add one N times
+ *
+ * The C version of the threading half of seed 001.  Threads live in one
+ * process, so they see one x: after both have added one, x is 2.  The mutex
+ * makes "read x, write x + 1" a single step as far as the other thread can
+ * tell; without it, both may read the same x and one update is lost.
+ *
+ * Expected output of the first form (the Thread lines in either order):
+ *     Thread-1: {'x': 1}
+ *     Thread-2: {'x': 2}
+ *     MainThread: {'x': 2}
+ *
+ * Next: lesson 03 shares a value between processes, not threads.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "args.h"
+#include "checked.h"
+#include "errors.h"
+#include "say.h"
+
+#define USAGE "threads_mutex [count N [unlocked]]"
+
+/* d = {'x': 0} and lock = threading.Lock(): one copy, shared by all threads. */
+struct state {
+    pthread_mutex_t lock;
+    int x;
+};
+
+static struct state d = { PTHREAD_MUTEX_INITIALIZER, 0 };
+static bool use_lock = true;
+
+/* i = d['x']; d['x'] = i + 1 -- as one step when use_lock is set.
+ * Returns the value x had just after this thread's update. */
+static int add_one(struct state *s)
+{
+    if (use_lock)
+        Pthread_mutex_lock(&s->lock);
+    int i = s->x;
+    s->x = i + 1;
+    if (use_lock)
+        Pthread_mutex_unlock(&s->lock);
+    return i + 1;
+}
+
+struct task {
+    int number;         /* 1 or 2, for the name Thread-1 / Thread-2 */
+    long increments;    /* 0: the seed's single update, and a line of output */
+};
+
+static void *worker(void *arg)
+{
+    struct task *t = arg;
+    speaker_set("Thread-%d", t->number);
+    if (t->increments == 0) {
+        /* The value this thread made, read under the lock: the seed logs d
+         * after its update, and this is what d held at that moment. */
+        say("{'x': %d}", add_one(&d));
+        return NULL;
+    }
+    for (long n = 0; n < t->increments; n++)
+        add_one(&d);
+    return NULL;
+}
+
+int main(int argc, char *argv[])
+{
+    long increments = 0;
+    if (argc > 1) {
+        if (strcmp(argv[1], "count") != 0 || argc < 3 || argc > 4)
+            usage_exit(USAGE, "unexpected arguments");
+        increments = arg_long(argv[2], 1, 100000000, "N", USAGE);
+        if (argc == 4) {
+            if (strcmp(argv[3], "unlocked") != 0)
+                usage_exit(USAGE, "unexpected argument '%s'", argv[3]);
+            use_lock = false;
+        }
+    }
+
+    speaker_set("MainThread");
+    struct task tasks[2] = { { 1, increments }, { 2, increments } };
+    pthread_t threads[2];
+    for (int n = 0; n < 2; n++)
+        Pthread_create(&threads[n], worker, &tasks[n]);
+    for (int n = 0; n < 2; n++)
+        Pthread_join(threads[n]);
+
+    if (increments == 0) {
+        say("{'x': %d}", d.x);
+        return 0;
+    }
+    long expected = 2 * increments;
+    if (d.x == expected)
+        say("2 threads x %ld increments %s: counter %d, expected %ld",
+            increments, use_lock ? "with the lock" : "without a lock", d.x, expected);
+    else
+        say("2 threads x %ld increments %s: counter %d, expected %ld (lost %ld)",
+            increments, use_lock ? "with the lock" : "without a lock", d.x, expected,
+            expected - d.x);
+    return 0;
+}

@@ -1,0 +1,259 @@
+# lib.sh - what every lesson test shares.  Sourced by tests/NN_name.sh.
+#
+# A lesson test sets LESSON, sources this file, defines test_* functions and
+# ends by sourcing shunit2:
+#
+#     LESSON=01_separate_memory
+#     . "$(dirname "$0")/lib.sh"
+#     test_children_get_a_copy() {
+#         run_prog separate_memory || return
+#         assert_exit 0
+#         assert_output 01_separate_memory.out
+#     }
+#     . "${SHUNIT2}"
+#
+# Which build a test runs is chosen from outside, with the same assertions:
+#     WHICH=solution (default)  build/solutions/...   what `make test` checks
+#     WHICH=exercise            build/lessons/...     what `make check` checks
+#     VARIANT=asan|ubsan|tsan   the sanitizer build of the same tree
+# so `WHICH=exercise bash tests/01_separate_memory.sh` works by hand too.
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "${TESTS_DIR}")
+BUILD=${BUILD:-build}
+case ${BUILD} in /*) ;; *) BUILD=${ROOT}/${BUILD} ;; esac
+
+case ${WHICH:-solution} in
+    solution | solutions) TREE=solutions ;;
+    exercise | exercises | lessons) TREE=lessons ;;
+    *) echo "lib.sh: WHICH must be 'solution' or 'exercise', not '${WHICH}'" >&2
+       exit 2 ;;
+esac
+BIN_DIR=${BUILD}/${VARIANT:+${VARIANT}/}${TREE}/${LESSON}
+TSAN_BIN_DIR=${BUILD}/tsan/${TREE}/${LESSON}
+SUPERVISE=${BUILD}/tools/supervise
+SHUNIT2=${SHUNIT2:-/usr/bin/shunit2}
+SHUNIT_COLOR=${SHUNIT_COLOR:-none}
+
+# Seconds before a program counts as hung.  A lesson program takes
+# milliseconds; the margin is for sanitizer builds on a loaded machine.
+PROGRAM_TIMEOUT=${PROGRAM_TIMEOUT:-20}
+
+# Tests never wait for a human-paced tick.
+export TICK_MS=0
+# Sanitizers: fail the program on the first report, and say where.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0}
+
+SKIPPED_TESTS=0
+
+# ---------------------------------------------------------------- shunit2 hooks
+# A test script that defines its own setUp or oneTimeSetUp calls these first.
+
+oneTimeSetUp() {
+    OUT=${SHUNIT_TMPDIR}/stdout
+    ERR=${SHUNIT_TMPDIR}/stderr
+    RUN_TMP=${SHUNIT_TMPDIR}/run-tmp
+    if [ ! -x "${SUPERVISE}" ]; then
+        echo "lib.sh: ${SUPERVISE} is missing: run 'make' first" >&2
+        exit 2
+    fi
+}
+
+# shunit2 counts failed asserts, not failed tests; this line gives the suite
+# driver (tests/suite.sh) the number of tests.  __shunit_tests* are
+# shunit2's own counters (2.1.x); they are final when this hook runs.
+oneTimeTearDown() {
+    local passed=${__shunit_testsPassed:-0} failed=${__shunit_testsFailed:-0}
+    echo "== counts: $((passed - SKIPPED_TESTS)) passed, ${failed} failed, ${SKIPPED_TESTS} skipped"
+}
+
+# ---------------------------------------------------------------- running
+
+# /dev/shm entries that could be ours.  Dot-files and PulseAudio's segments
+# belong to desktop programs (browsers, sound) that come and go on their own.
+shm_entries() {
+    ls -1 /dev/shm 2>/dev/null | grep -v -e '^\.' -e '^pulse-shm-' | LC_ALL=C sort
+}
+
+# run_cmd PATH [ARG...]: run a program under supervise, with stdout in
+# ${OUT}, stderr in ${ERR} and the exit status in ${STATUS}; TMPDIR points
+# at an empty scratch folder.  Fails the test (and returns 1) if the program
+# hung, left a process behind, or left a /dev/shm entry or a file in TMPDIR;
+# whatever it left is removed, so one bad run never spoils the next.
+run_cmd() {
+    LAST_CMD="${1##*/}${2:+ ${*:2}}"
+    local shm_before problems="" left
+    shm_before=$(shm_entries)
+    rm -rf "${RUN_TMP}" && mkdir -p "${RUN_TMP}"
+
+    TMPDIR=${RUN_TMP} "${SUPERVISE}" "${PROGRAM_TIMEOUT}" "$@" >"${OUT}" 2>"${ERR}"
+    STATUS=$?
+
+    case ${STATUS} in
+        124) problems="${problems}
+  ${LAST_CMD} timed out after ${PROGRAM_TIMEOUT} s: a deadlock, or a child that never exited" ;;
+        123) problems="${problems}
+  ${LAST_CMD} left processes behind: every child must be waited for (waitpid)" ;;
+        127) problems="${problems}
+  ${LAST_CMD} could not be run: is it built? (make)" ;;
+    esac
+    left=$(comm -13 <(printf '%s\n' "${shm_before}") <(shm_entries) | sed '/^$/d')
+    if [ -n "${left}" ]; then
+        problems="${problems}
+  ${LAST_CMD} left entries in /dev/shm (shm_unlink them): $(echo ${left})"
+        (cd /dev/shm && rm -f -- ${left})
+    fi
+    left=$(ls -A "${RUN_TMP}")
+    if [ -n "${left}" ]; then
+        problems="${problems}
+  ${LAST_CMD} left files in its TMPDIR (sockets must be unlinked): $(echo ${left})"
+    fi
+    if [ -n "${problems}" ]; then
+        show_stderr
+        fail "${problems#?}"
+        return 1
+    fi
+    return 0
+}
+
+# run_prog PROG [ARG...]: run_cmd on this lesson's PROG from the chosen build.
+run_prog() {
+    local prog=$1
+    shift
+    run_cmd "${BIN_DIR}/${prog}" "$@"
+}
+
+show_stderr() {
+    if [ -s "${ERR}" ]; then
+        echo "  what ${LAST_CMD} wrote to stderr:"
+        sed -n '1,25s/^/  | /p' "${ERR}"
+    fi
+}
+
+# ---------------------------------------------------------------- asserting
+
+# assert_exit N: the last program exited with status N.
+assert_exit() {
+    if [ "${STATUS}" != "$1" ]; then
+        show_stderr
+        fail "${LAST_CMD}: exit status ${STATUS}, expected $1"
+        return 1
+    fi
+}
+
+# expected_lines FILE: the expected file as the learner should read it.
+# Seed-style timestamps in found output are masked to this form:
+TIMESTAMP_MASK='[YYYY-MM-DD hh:mm:ss]'
+
+# assert_output NAME [SED-EXPR...]: stdout of the last program equals
+# tests/expected/NAME, after masking timestamps (and applying SED-EXPRs to
+# the found output, for other masks).  In the expected file the lines
+# between '@any-order' and '@end' may come in any order: they are lines that
+# concurrent processes print, and the program does not fix their order.
+# On a mismatch the two are shown side by side as a unified diff.
+assert_output() {
+    local name=$1 expected=${TESTS_DIR}/expected/$1
+    shift
+    local masks=(-e "s/\\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\]/${TIMESTAMP_MASK}/g")
+    local m
+    for m in "$@"; do masks+=(-e "$m"); done
+    sed -E "${masks[@]}" "${OUT}" >"${SHUNIT_TMPDIR}/found"
+    normalise "${expected}" "${SHUNIT_TMPDIR}/found" \
+        "${SHUNIT_TMPDIR}/want.txt" "${SHUNIT_TMPDIR}/got.txt"
+    if ! diff -q "${SHUNIT_TMPDIR}/want.txt" "${SHUNIT_TMPDIR}/got.txt" >/dev/null; then
+        echo "  expected (-) against found (+), for ${LAST_CMD}:"
+        diff -u --label "expected: tests/expected/${name}" --label "found: ${LAST_CMD}" \
+            "${SHUNIT_TMPDIR}/want.txt" "${SHUNIT_TMPDIR}/got.txt" | sed 's/^/  /'
+        if grep -q '^@any-order' "${expected}"; then
+            echo "  (lines printed by concurrent processes are compared in any order, shown sorted)"
+        fi
+        show_stderr
+        fail "${LAST_CMD}: output differs from tests/expected/${name}"
+        return 1
+    fi
+}
+
+# normalise EXPECTED FOUND WANT GOT: write the comparable forms of both.
+# Ordered lines pair up one to one; an '@any-order' group of k lines takes
+# the next k found lines, and both sides of the group are sorted.
+normalise() {
+    local -a exp act
+    mapfile -t exp <"$1"
+    mapfile -t act <"$2"
+    local i=0 j=0 k
+    local -a want=() got=() group
+    while [ "$i" -lt "${#exp[@]}" ]; do
+        if [ "${exp[i]}" = "@any-order" ]; then
+            group=()
+            i=$((i + 1))
+            while [ "$i" -lt "${#exp[@]}" ] && [ "${exp[i]}" != "@end" ]; do
+                group+=("${exp[i]}")
+                i=$((i + 1))
+            done
+            i=$((i + 1))
+            k=${#group[@]}
+            mapfile -t -O "${#want[@]}" want < <(printf '%s\n' "${group[@]}" | LC_ALL=C sort)
+            if [ "$j" -lt "${#act[@]}" ]; then
+                mapfile -t -O "${#got[@]}" got < <(printf '%s\n' "${act[@]:j:k}" | LC_ALL=C sort)
+            fi
+            j=$((j + k))
+        else
+            want+=("${exp[i]}")
+            [ "$j" -lt "${#act[@]}" ] && got+=("${act[j]}")
+            i=$((i + 1))
+            j=$((j + 1))
+        fi
+    done
+    [ "$j" -lt "${#act[@]}" ] && got+=("${act[@]:j}")
+    if [ "${#want[@]}" -gt 0 ]; then printf '%s\n' "${want[@]}"; fi >"$3"
+    if [ "${#got[@]}" -gt 0 ]; then printf '%s\n' "${got[@]}"; fi >"$4"
+}
+
+# assert_line_matches REGEX [WHAT]: some stdout line matches the extended REGEX.
+assert_line_matches() {
+    if ! grep -Eq -- "$1" "${OUT}"; then
+        echo "  found, for ${LAST_CMD}:"
+        sed 's/^/  | /' "${OUT}"
+        show_stderr
+        fail "${LAST_CMD}: ${2:-no line of its output matches /$1/}"
+        return 1
+    fi
+}
+
+# assert_stderr_matches REGEX WHAT: some stderr line matches the REGEX.
+assert_stderr_matches() {
+    if ! grep -Eq -- "$1" "${ERR}"; then
+        show_stderr
+        fail "${LAST_CMD}: $2"
+        return 1
+    fi
+}
+
+# assert_stderr_lacks REGEX WHAT: no stderr line matches the REGEX.
+assert_stderr_lacks() {
+    if grep -Eq -- "$1" "${ERR}"; then
+        show_stderr
+        fail "${LAST_CMD}: $2"
+        return 1
+    fi
+}
+
+# skip_test REASON: skip the rest of this test, saying why.
+skip_test() {
+    echo "  SKIPPED: $1"
+    SKIPPED_TESTS=$((SKIPPED_TESTS + 1))
+    startSkipping
+}
+
+# assert_usage_error ARG...: the program rejects these arguments with a
+# usage line on stderr and exit status 2, and prints nothing on stdout.
+assert_usage_error() {
+    local prog=$1
+    shift
+    run_prog "${prog}" "$@" || return
+    assert_exit 2 || return
+    assert_stderr_matches '^usage: ' "a bad argument must print a usage line" || return
+    assertEquals "${LAST_CMD}: nothing on stdout for a bad argument" "" "$(cat "${OUT}")"
+}
