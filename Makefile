@@ -40,9 +40,12 @@ SAN_tsan  := -fsanitize=thread
 
 SUPERVISE := $(BUILD)/tools/supervise
 
-# progs(DIR): the programs of both trees built under DIR
-progs = $(patsubst %.c,$(1)/%,$(EX_SRC) $(SOL_SRC))
-sol_progs = $(patsubst %.c,$(1)/%,$(SOL_SRC))
+# Programs the tests use besides the lessons' (tests/tools/, tests/fuzz/).
+TEST_TOOLS := manager_probe replay_requests
+
+# progs(DIR): the programs of both trees and the test tools built under DIR
+progs = $(patsubst %.c,$(1)/%,$(EX_SRC) $(SOL_SRC)) $(addprefix $(1)/tools/,$(TEST_TOOLS))
+sol_progs = $(patsubst %.c,$(1)/%,$(SOL_SRC)) $(addprefix $(1)/tools/,$(TEST_TOOLS))
 
 # variant(DIR, EXTRA_FLAGS): rules that build common/ and every program
 # under DIR with EXTRA_FLAGS added to compiling and linking.
@@ -62,6 +65,16 @@ $(1)/lessons/%: lessons/%.c $(1)/libcommon.a
 $(1)/solutions/%: solutions/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)
 	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
+
+$(1)/tools/%: tests/tools/%.c $(1)/libcommon.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
+
+$(1)/tools/replay_requests: tests/fuzz/replay.c tests/fuzz/decode_request.c $(1)/libcommon.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) $$(filter %.c,$$^) \
 	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
 endef
 
@@ -83,7 +96,7 @@ SUITE = BUILD='$(BUILD)' LESSON='$(LESSON)' TICK_MS='$(TICK_MS)' \
 .DEFAULT_GOAL := all
 
 .PHONY: all help run test check hint verify-exercises asan ubsan tsan \
-        sanitizers shunit2 clean
+        sanitizers fuzz shunit2 clean
 
 ## all: build every solution and exercise (the default)
 all: $(call progs,$(BUILD)) $(SUPERVISE)
@@ -97,7 +110,7 @@ test: all $(TSAN_PROGS) shunit2
 	@$(SUITE) test
 
 ## check: the learner's loop - test your exercises in order, stop at the first to fix
-check: $(SUPERVISE) $(TSAN_PROGS) shunit2
+check: $(SUPERVISE) $(TSAN_PROGS) $(addprefix $(BUILD)/tools/,$(TEST_TOOLS)) shunit2
 	@$(SUITE) check
 
 ## hint: print the hint of the lesson you are on (or LESSON=02)
@@ -115,6 +128,19 @@ asan ubsan tsan: %: $(SUPERVISE) $(TSAN_PROGS) shunit2
 
 ## sanitizers: asan, ubsan and tsan one after the other
 sanitizers: asan ubsan tsan
+
+## fuzz: fuzz the manager's request decoder with libFuzzer (clang; FUZZ_SECONDS=30)
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+fuzz: $(BUILD)/fuzz/decode_request
+	@rm -rf $(BUILD)/fuzz/corpus && mkdir -p $(BUILD)/fuzz/corpus
+	@cp tests/fuzz/corpus/* $(BUILD)/fuzz/corpus/
+	cd $(BUILD)/fuzz && ./decode_request -max_total_time=$(FUZZ_SECONDS) -max_len=4096 corpus
+
+$(BUILD)/fuzz/decode_request: tests/fuzz/decode_request.c common/mgr_wire.c common/mgr_wire.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz/decode_request.c common/mgr_wire.c -o $@
 
 ## shunit2: make sure the test library is installed (installs it when root)
 shunit2:

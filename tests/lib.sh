@@ -32,6 +32,8 @@ esac
 BIN_DIR=${BUILD}/${VARIANT:+${VARIANT}/}${TREE}/${LESSON}
 TSAN_BIN_DIR=${BUILD}/tsan/${TREE}/${LESSON}
 SUPERVISE=${BUILD}/tools/supervise
+# Test-only programs (tests/tools/), built like the lessons, per variant.
+TOOLS_DIR=${BUILD}/${VARIANT:+${VARIANT}/}tools
 SHUNIT2=${SHUNIT2:-/usr/bin/shunit2}
 SHUNIT_COLOR=${SHUNIT_COLOR:-none}
 
@@ -64,7 +66,10 @@ oneTimeSetUp() {
 # shunit2 counts failed asserts, not failed tests; this line gives the suite
 # driver (tests/suite.sh) the number of tests.  __shunit_tests* are
 # shunit2's own counters (2.1.x); they are final when this hook runs.
+# (shunit2 may call this hook twice: on the way out too; print once.)
 oneTimeTearDown() {
+    [ -n "${COUNTS_SHOWN:-}" ] && return 0
+    COUNTS_SHOWN=yes
     local passed=${__shunit_testsPassed:-0} failed=${__shunit_testsFailed:-0}
     echo "== counts: $((passed - SKIPPED_TESTS)) passed, ${failed} failed, ${SKIPPED_TESTS} skipped"
 }
@@ -83,14 +88,47 @@ shm_entries() {
 # hung, left a process behind, or left a /dev/shm entry or a file in TMPDIR;
 # whatever it left is removed, so one bad run never spoils the next.
 run_cmd() {
-    LAST_CMD="${1##*/}${2:+ ${*:2}}"
-    local shm_before problems="" left
-    shm_before=$(shm_entries)
-    rm -rf "${RUN_TMP}" && mkdir -p "${RUN_TMP}"
-
+    run_begin "$@"
     TMPDIR=${RUN_TMP} "${SUPERVISE}" "${PROGRAM_TIMEOUT}" "$@" >"${OUT}" 2>"${ERR}"
     STATUS=$?
+    run_end
+}
 
+# run_killed SIGNAL PATTERN PATH [ARG...]: like run_cmd, but once a line of
+# its output matches the extended PATTERN, send SIGNAL to the program itself
+# (not to its children).  What it leaves behind must then end by itself:
+# supervise allows a few seconds for that, then counts what still runs.
+run_killed() {
+    local signal=$1 pattern=$2 main="" waited=0
+    shift 2
+    run_begin "$@"
+    TMPDIR=${RUN_TMP} "${SUPERVISE}" "${PROGRAM_TIMEOUT}" "$@" >"${OUT}" 2>"${ERR}" &
+    local sup=$!
+    # Wait - for a condition, with a deadline - until the program is running
+    # and has printed the line; this orders nothing, it only lets it start.
+    while [ "${waited}" -lt 1000 ]; do
+        main=$(cat "/proc/${sup}/task/${sup}/children" 2>/dev/null)
+        [ -n "${main}" ] && grep -Eq -- "${pattern}" "${OUT}" && break
+        sleep 0.01
+        waited=$((waited + 1))
+    done
+    if [ -n "${main}" ]; then
+        kill -s "${signal}" ${main}
+    fi
+    wait "${sup}"
+    STATUS=$?
+    LAST_CMD="${LAST_CMD} (sent SIG${signal} after /${pattern}/)"
+    run_end
+}
+
+run_begin() {
+    LAST_CMD="${1##*/}${2:+ ${*:2}}"
+    SHM_BEFORE=$(shm_entries)
+    rm -rf "${RUN_TMP}" && mkdir -p "${RUN_TMP}"
+}
+
+run_end() {
+    local problems="" left
     case ${STATUS} in
         124) problems="${problems}
   ${LAST_CMD} timed out after ${PROGRAM_TIMEOUT} s: a deadlock, or a child that never exited" ;;
@@ -99,7 +137,7 @@ run_cmd() {
         127) problems="${problems}
   ${LAST_CMD} could not be run: is it built? (make)" ;;
     esac
-    left=$(comm -13 <(printf '%s\n' "${shm_before}") <(shm_entries) | sed '/^$/d')
+    left=$(comm -13 <(printf '%s\n' "${SHM_BEFORE}") <(shm_entries) | sed '/^$/d')
     if [ -n "${left}" ]; then
         problems="${problems}
   ${LAST_CMD} left entries in /dev/shm (shm_unlink them): $(echo ${left})"

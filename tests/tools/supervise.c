@@ -12,6 +12,11 @@
  *   supervise instead of to init.  That makes "no zombie, no orphan" a fact
  *   the test can check every time, not a race to catch with ps.
  *
+ * When a signal killed the program (a test that kills it part-way does
+ * that), it could not wait for anyone: then the processes it leaves get up
+ * to GRACE_SECONDS to end by themselves - as a manager server must when its
+ * owner dies - and only those still running after that count.
+ *
  * One exception: the symbolizer that clang's sanitizer runtimes start to
  * turn addresses into file:line (llvm-symbolizer) is never waited for by
  * them.  It is the runtime's helper, not the program's child, and is not
@@ -36,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+enum { GRACE_SECONDS = 5 };
 enum { LEFT_BEHIND = 123, TIMED_OUT = 124, USAGE = 125, CANNOT_RUN = 127 };
 
 static double now_seconds(void)
@@ -202,6 +208,18 @@ int main(int argc, char *argv[])
     /* The program has ended.  Anything that is still our child now was left
      * behind by it: already dead but never waited for, or still running. */
     int status, left_behind;
+    if (WIFSIGNALED(main_status)) {
+        /* Killed: let what it left end on its own, for a while. */
+        double grace_end = now_seconds() + GRACE_SECONDS;
+        while (count_running_children() > 0 && now_seconds() < grace_end) {
+            while (reap_one(main_pid, &status, &left_behind) > 0)
+                ;
+            struct timespec tick = { 0, 10 * 1000 * 1000 };
+            sigtimedwait(&chld, NULL, &tick);
+        }
+        while (reap_one(main_pid, &status, &left_behind) > 0)
+            ;
+    }
     while (reap_one(main_pid, &status, &left_behind) > 0)
         unreaped += left_behind;
     int running = count_running_children();

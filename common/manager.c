@@ -1,0 +1,612 @@
+/* manager.c - the manager server: one process, one poll(2) loop, all objects.
+ * See manager.h for what it promises and mgr_wire.h for the wire format. */
+#include "manager.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mgr_wire.h"
+#include "proxy.h"
+
+/* ============================================================ the objects */
+
+/* Every kind of object is kept the same way: a value, or up to
+ * MGR_MAX_ITEMS items (a dict's kept sorted by key, so that printing it
+ * gives the same line every time). */
+struct object {
+    enum mgr_kind kind;
+    uint8_t typecode;       /* arrays: 'i' or 'd' */
+    uint32_t count;         /* items in use */
+    struct mgr_item *items; /* arrays, lists, dicts, queues */
+    struct mgr_value value; /* values */
+};
+
+static const char *kind_name(enum mgr_kind kind)
+{
+    switch (kind) {
+    case MGR_VALUE: return "Value";
+    case MGR_ARRAY: return "Array";
+    case MGR_LIST: return "list";
+    case MGR_DICT: return "dict";
+    case MGR_QUEUE: return "Queue";
+    }
+    return "?";
+}
+
+/* The kind of object each operation is for (0: any / none). */
+static enum mgr_kind kind_for(uint8_t op)
+{
+    switch (op) {
+    case MGR_OP_VALUE_GET: case MGR_OP_VALUE_SET: return MGR_VALUE;
+    case MGR_OP_ARRAY_GET: case MGR_OP_ARRAY_SET: return MGR_ARRAY;
+    case MGR_OP_LIST_APPEND: case MGR_OP_LIST_GET: return MGR_LIST;
+    case MGR_OP_DICT_GET: case MGR_OP_DICT_SET: return MGR_DICT;
+    case MGR_OP_QUEUE_PUT: case MGR_OP_QUEUE_GET: return MGR_QUEUE;
+    default: return 0;
+    }
+}
+
+/* ============================================================ the clients */
+
+struct client {
+    int fd;                 /* -1: a free slot */
+    uint8_t *in;            /* bytes received, not yet a whole frame */
+    size_t in_len;
+    uint8_t *out;           /* one reply, being sent */
+    size_t out_len, out_sent;
+    bool closing;           /* close once the reply is out */
+    bool parked;            /* waiting in a queue get */
+    uint32_t park_queue;    /* ... on this object */
+    long long park_until;   /* ... until this time in ms (-1: for ever) */
+    unsigned long park_seq; /* ... since this many parkings: first come first served */
+};
+
+struct server {
+    int listen_fd, signal_fd;
+    bool stopping;
+    struct object objects[MGR_MAX_OBJECTS + 1]; /* id 1..count; 0 is no object */
+    uint32_t object_count;
+    struct client clients[MGR_MAX_CLIENTS];
+    unsigned long parkings;
+    struct mgr_request request; /* the one being handled */
+};
+
+#define BUFFER_SIZE (4 + MGR_FRAME_MAX) /* a whole frame, length included */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void close_client(struct client *c)
+{
+    close(c->fd);
+    free(c->in);
+    free(c->out);
+    *c = (struct client){ .fd = -1 };
+}
+
+/* Send what is left of the reply, without blocking.  A peer that is gone
+ * just loses its connection. */
+static void flush_reply(struct client *c)
+{
+    while (c->out_sent < c->out_len) {
+        ssize_t w = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return; /* poll says when to go on */
+            c->closing = true;
+            c->out_sent = c->out_len;
+            break;
+        }
+        c->out_sent += (size_t)w;
+    }
+    c->out_len = c->out_sent = 0;
+    if (c->closing)
+        close_client(c);
+}
+
+static void reply_items(struct client *c, const struct mgr_item *items, uint32_t n)
+{
+    c->out_len = mgr_encode_ok(items, n, c->out, BUFFER_SIZE);
+    c->out_sent = 0;
+}
+
+static void reply_value(struct client *c, struct mgr_value v)
+{
+    struct mgr_item item = { .key = "", .value = v };
+    reply_items(c, &item, 1);
+}
+
+static void reply_error(struct client *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void reply_error(struct client *c, int code, const char *fmt, ...)
+{
+    char message[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    c->out_len = mgr_encode_error(code, message, c->out, BUFFER_SIZE);
+    c->out_sent = 0;
+}
+
+/* ============================================================ operations */
+
+/* An array keeps the type its typecode names; Python's Array('d') takes an
+ * int and stores it as a float, and Array('i') refuses a float. */
+static bool fit_to_array(uint8_t typecode, struct mgr_value *v)
+{
+    if (typecode == 'd' && v->type == MGR_INT)
+        *v = mgr_double((double)v->as.i);
+    return v->type == (typecode == 'd' ? MGR_DOUBLE : MGR_INT);
+}
+
+static void create(struct server *s, struct client *c, const struct mgr_request *r)
+{
+    if (s->object_count == MGR_MAX_OBJECTS) {
+        reply_error(c, MGR_E_FULL, "the manager holds %d objects already", MGR_MAX_OBJECTS);
+        return;
+    }
+    struct object o = { .kind = (enum mgr_kind)r->kind, .typecode = r->typecode };
+    if (o.kind == MGR_VALUE) {
+        o.value = r->value;
+    } else {
+        o.items = calloc(MGR_MAX_ITEMS, sizeof *o.items);
+        if (o.items == NULL) {
+            reply_error(c, MGR_E_FULL, "out of memory");
+            return;
+        }
+    }
+    if (o.kind == MGR_ARRAY) {
+        for (uint32_t k = 0; k < r->count; k++) {
+            o.items[k].value = r->values[k];
+            if (!fit_to_array(o.typecode, &o.items[k].value)) {
+                free(o.items);
+                reply_error(c, MGR_E_TYPE, "Array('%c') element %u has the wrong type",
+                            o.typecode, (unsigned)k);
+                return;
+            }
+        }
+        o.count = r->count;
+    }
+    s->objects[++s->object_count] = o;
+    reply_value(c, mgr_int(s->object_count));
+}
+
+/* Where key is in a dict's sorted items, or where it would go. */
+static uint32_t dict_find(const struct object *o, const char *key, bool *found)
+{
+    uint32_t k = 0;
+    while (k < o->count && strcmp(o->items[k].key, key) < 0)
+        k++;
+    *found = k < o->count && strcmp(o->items[k].key, key) == 0;
+    return k;
+}
+
+static void dict_set(struct object *o, struct client *c, const struct mgr_request *r)
+{
+    bool found;
+    uint32_t k = dict_find(o, r->key, &found);
+    if (!found) {
+        if (o->count == MGR_MAX_ITEMS) {
+            reply_error(c, MGR_E_FULL, "dict has %d keys already", MGR_MAX_ITEMS);
+            return;
+        }
+        memmove(&o->items[k + 1], &o->items[k], (o->count - k) * sizeof o->items[0]);
+        o->count++;
+        snprintf(o->items[k].key, sizeof o->items[k].key, "%s", r->key);
+    }
+    o->items[k].value = r->value;
+    reply_items(c, NULL, 0);
+}
+
+/* Has the peer hung up?  Asked without waiting, just before an item is
+ * handed to a parked client: given to a dead one, it would be lost. */
+static bool peer_gone(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* Hand the first item of queue `id` to the client that has waited longest
+ * for it, if one is parked there.  Returns true if one was served. */
+static bool serve_parked(struct server *s, uint32_t id)
+{
+    struct object *q = &s->objects[id];
+    struct client *first;
+    do {
+        first = NULL;
+        for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
+            struct client *c = &s->clients[k];
+            if (c->fd != -1 && c->parked && c->park_queue == id &&
+                (first == NULL || c->park_seq < first->park_seq))
+                first = c;
+        }
+        if (first != NULL && peer_gone(first->fd)) {
+            close_client(first);
+            continue;
+        }
+        break;
+    } while (true);
+    if (first == NULL || q->count == 0)
+        return false;
+    first->parked = false;
+    reply_value(first, q->items[0].value);
+    q->count--;
+    memmove(&q->items[0], &q->items[1], q->count * sizeof q->items[0]);
+    flush_reply(first);
+    return true;
+}
+
+static void execute(struct server *s, struct client *c, const struct mgr_request *r)
+{
+    if (r->op == MGR_OP_PING) {
+        reply_items(c, NULL, 0);
+        return;
+    }
+    if (r->op == MGR_OP_SHUTDOWN) {
+        s->stopping = true;
+        reply_items(c, NULL, 0);
+        return;
+    }
+    if (r->op == MGR_OP_CREATE) {
+        create(s, c, r);
+        return;
+    }
+    if (r->id == 0 || r->id > s->object_count) {
+        reply_error(c, MGR_E_NO_OBJECT, "no object with id %u", (unsigned)r->id);
+        return;
+    }
+    struct object *o = &s->objects[r->id];
+    enum mgr_kind wanted = kind_for(r->op);
+    if ((wanted != 0 && o->kind != wanted) ||
+        (r->op == MGR_OP_ITEMS && (o->kind == MGR_VALUE || o->kind == MGR_QUEUE))) {
+        reply_error(c, MGR_E_TYPE, "object %u is a %s: operation %u is not for it",
+                    (unsigned)r->id, kind_name(o->kind), (unsigned)r->op);
+        return;
+    }
+
+    struct mgr_value v = r->value;
+    bool found;
+    switch (r->op) {
+    case MGR_OP_ITEMS:
+        reply_items(c, o->items, o->count);
+        break;
+    case MGR_OP_VALUE_GET:
+        reply_value(c, o->value);
+        break;
+    case MGR_OP_VALUE_SET:
+        o->value = v;
+        reply_items(c, NULL, 0);
+        break;
+    case MGR_OP_ARRAY_GET:
+    case MGR_OP_LIST_GET:
+        if (r->index >= o->count)
+            reply_error(c, MGR_E_INDEX, "%s index %u out of range (length %u)",
+                        kind_name(o->kind), (unsigned)r->index, (unsigned)o->count);
+        else
+            reply_value(c, o->items[r->index].value);
+        break;
+    case MGR_OP_ARRAY_SET:
+        if (r->index >= o->count)
+            reply_error(c, MGR_E_INDEX, "Array index %u out of range (length %u)",
+                        (unsigned)r->index, (unsigned)o->count);
+        else if (!fit_to_array(o->typecode, &v))
+            reply_error(c, MGR_E_TYPE, "Array('%c') cannot hold that type", o->typecode);
+        else {
+            o->items[r->index].value = v;
+            reply_items(c, NULL, 0);
+        }
+        break;
+    case MGR_OP_LIST_APPEND:
+    case MGR_OP_QUEUE_PUT:
+        if (o->count == MGR_MAX_ITEMS) {
+            reply_error(c, MGR_E_FULL, "%s holds %d items already",
+                        kind_name(o->kind), MGR_MAX_ITEMS);
+            break;
+        }
+        o->items[o->count++] = (struct mgr_item){ .key = "", .value = v };
+        reply_items(c, NULL, 0);
+        if (r->op == MGR_OP_QUEUE_PUT)
+            serve_parked(s, r->id);
+        break;
+    case MGR_OP_DICT_GET: {
+        uint32_t k = dict_find(o, r->key, &found);
+        if (found)
+            reply_value(c, o->items[k].value);
+        else
+            reply_error(c, MGR_E_KEY, "'%s'", r->key);
+        break;
+    }
+    case MGR_OP_DICT_SET:
+        dict_set(o, c, r);
+        break;
+    case MGR_OP_QUEUE_GET:
+        if (peer_gone(c->fd)) {
+            c->closing = true; /* it asked, then left: keep the item */
+        } else if (o->count > 0) {
+            reply_value(c, o->items[0].value);
+            o->count--;
+            memmove(&o->items[0], &o->items[1], o->count * sizeof o->items[0]);
+        } else if (r->timeout_ms == 0) {
+            reply_error(c, MGR_E_EMPTY, "the queue is empty");
+        } else {
+            /* Park: no reply now.  serve_parked() or the deadline answers. */
+            c->parked = true;
+            c->park_queue = r->id;
+            c->park_until = r->timeout_ms < 0 ? -1 : now_ms() + r->timeout_ms;
+            c->park_seq = ++s->parkings;
+        }
+        break;
+    }
+}
+
+/* ============================================================ the loop */
+
+/* Handle every whole frame the client has sent, one at a time: the next is
+ * looked at only when the reply to this one is out and it is not parked. */
+static void handle_input(struct server *s, struct client *c)
+{
+    while (c->fd != -1 && !c->parked && c->out_len == 0 && c->in_len >= 4) {
+        uint32_t n = (uint32_t)c->in[0] << 24 | (uint32_t)c->in[1] << 16 |
+                     (uint32_t)c->in[2] << 8 | c->in[3];
+        if (n == 0 || n > MGR_FRAME_MAX) {
+            /* The framing is lost: nothing after this can be trusted. */
+            reply_error(c, MGR_E_BAD_REQUEST,
+                        "frame of %u bytes (1 to %d allowed); closing the connection",
+                        (unsigned)n, MGR_FRAME_MAX);
+            c->closing = true;
+            c->in_len = 0;
+            flush_reply(c);
+            return;
+        }
+        if (c->in_len < 4 + (size_t)n)
+            return; /* the rest of the frame has not arrived yet */
+        char why[128];
+        if (mgr_decode_request(c->in + 4, n, &s->request, why, sizeof why) == -1)
+            reply_error(c, MGR_E_BAD_REQUEST, "%s", why);
+        else
+            execute(s, c, &s->request);
+        c->in_len -= 4 + (size_t)n;
+        memmove(c->in, c->in + 4 + n, c->in_len);
+        if (c->out_len > 0)
+            flush_reply(c);
+        else if (c->closing)
+            close_client(c);
+    }
+}
+
+static void read_client(struct server *s, struct client *c)
+{
+    ssize_t r = recv(c->fd, c->in + c->in_len, BUFFER_SIZE - c->in_len, MSG_DONTWAIT);
+    if (r == 0 || (r == -1 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        close_client(c); /* gone, even mid-request: only its connection is lost */
+        return;
+    }
+    if (r > 0)
+        c->in_len += (size_t)r;
+    handle_input(s, c);
+}
+
+/* Take a new connection, if it is from our own user and there is room. */
+static void accept_client(struct server *s)
+{
+    int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd == -1)
+        return; /* e.g. the peer already left; nothing to do */
+
+    uint8_t frame[512];
+    struct ucred peer;
+    socklen_t len = sizeof peer;
+    const char *refusal = NULL;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == -1 || peer.uid != geteuid())
+        refusal = "permission denied: the manager serves only its own user";
+    struct client *c = NULL;
+    for (int k = 0; k < MGR_MAX_CLIENTS && c == NULL; k++)
+        if (s->clients[k].fd == -1)
+            c = &s->clients[k];
+    if (refusal == NULL && c == NULL)
+        refusal = "too many connections";
+    if (refusal == NULL) {
+        c->in = malloc(BUFFER_SIZE);
+        c->out = malloc(BUFFER_SIZE);
+        if (c->in == NULL || c->out == NULL) {
+            free(c->in);
+            free(c->out);
+            c->in = c->out = NULL;
+            refusal = "out of memory";
+        }
+    }
+    if (refusal != NULL) {
+        size_t n = mgr_encode_error(MGR_E_BAD_REQUEST, refusal, frame, sizeof frame);
+        send(fd, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort */
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+}
+
+/* Answer "Empty" to every parked get whose time is up; returns the time in
+ * ms until the next deadline (-1: none). */
+static int expire_parked(struct server *s)
+{
+    long long now = now_ms(), next = -1;
+    for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
+        struct client *c = &s->clients[k];
+        if (c->fd == -1 || !c->parked || c->park_until < 0)
+            continue;
+        if (c->park_until <= now) {
+            c->parked = false;
+            reply_error(c, MGR_E_EMPTY, "nothing arrived on the queue in time");
+            flush_reply(c);
+        } else if (next < 0 || c->park_until - now < next) {
+            next = c->park_until - now;
+        }
+    }
+    return (int)next;
+}
+
+static void serve(struct server *s)
+{
+    struct pollfd fds[2 + MGR_MAX_CLIENTS];
+    while (!s->stopping) {
+        int timeout = expire_parked(s);
+        /* A client whose input was held back (by a reply or a parking) may
+         * have whole frames waiting: look at them before sleeping. */
+        for (int k = 0; k < MGR_MAX_CLIENTS; k++)
+            if (s->clients[k].fd != -1)
+                handle_input(s, &s->clients[k]);
+        if (s->stopping)
+            break;
+
+        int n = 0;
+        fds[n++] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
+        fds[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+        for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
+            struct client *c = &s->clients[k];
+            short events = POLLRDHUP; /* a peer that hangs up is always news */
+            if (c->out_len > 0)
+                events |= POLLOUT;
+            else if (!c->parked)
+                events |= POLLIN;
+            fds[n++] = (struct pollfd){ .fd = c->fd, .events = events }; /* -1: skipped */
+        }
+        if (poll(fds, (nfds_t)n, timeout) == -1) {
+            if (errno == EINTR)
+                continue;
+            return; /* cannot happen with valid arguments; stop cleanly */
+        }
+        if (fds[0].revents & POLLIN)
+            return; /* SIGTERM, SIGINT or SIGHUP: the program is going away */
+        if (fds[1].revents & POLLIN)
+            accept_client(s);
+        for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
+            struct client *c = &s->clients[k];
+            short rev = fds[2 + k].revents;
+            if (c->fd == -1 || rev == 0)
+                continue;
+            if (rev & POLLOUT)
+                flush_reply(c);
+            if (c->fd != -1 && (rev & POLLIN))
+                read_client(s, c);
+            else if (c->fd != -1 && (rev & (POLLHUP | POLLERR | POLLRDHUP)) && !(rev & POLLIN))
+                close_client(c);
+        }
+    }
+}
+
+/* The server process, from fork() to _exit(). */
+static _Noreturn void run_server(int listen_fd, pid_t parent, const struct mgr *m)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* If the program that started us dies, we get SIGTERM; if it died
+     * before this line, our parent is already someone else. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+
+    static struct server s; /* large; one per server process */
+    s.listen_fd = listen_fd;
+    s.signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+    for (int k = 0; k < MGR_MAX_CLIENTS; k++)
+        s.clients[k].fd = -1;
+    if (s.signal_fd != -1 && getppid() == parent)
+        serve(&s);
+
+    /* Last replies (the shutdown's "ok") go out, then everything goes. */
+    for (int k = 0; k < MGR_MAX_CLIENTS; k++)
+        if (s.clients[k].fd != -1) {
+            flush_reply(&s.clients[k]);
+            if (s.clients[k].fd != -1)
+                close_client(&s.clients[k]);
+        }
+    for (uint32_t id = 1; id <= s.object_count; id++)
+        free(s.objects[id].items);
+    close(listen_fd);
+    unlink(m->address);
+    rmdir(m->dir);
+    _exit(0);
+}
+
+/* ============================================================ the owner */
+
+int mgr_start(struct mgr *m)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || *tmp == '\0')
+        tmp = "/tmp";
+    if ((size_t)snprintf(m->dir, sizeof m->dir, "%s/manager-XXXXXX", tmp) >= sizeof m->dir ||
+        (size_t)snprintf(m->address, sizeof m->address, "%s/manager-XXXXXX/socket", tmp) >=
+            sizeof m->address)
+        return mgr_fail("TMPDIR is too long for a socket path");
+    /* mkdtemp makes the directory with mode 0700: only our user can reach
+     * the socket inside.  (The abstract namespace has no permissions.) */
+    if (mkdtemp(m->dir) == NULL)
+        return mgr_fail("mkdtemp %s: %s", m->dir, strerror(errno));
+    memcpy(m->address, m->dir, strlen(m->dir)); /* the XXXXXX, filled in */
+
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", m->address);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1 || bind(fd, (struct sockaddr *)&addr, sizeof addr) == -1 ||
+        listen(fd, MGR_MAX_CLIENTS) == -1) {
+        int en = errno;
+        if (fd != -1)
+            close(fd);
+        unlink(m->address);
+        rmdir(m->dir);
+        return mgr_fail("socket %s: %s", m->address, strerror(en));
+    }
+
+    /* Listening before the fork: when mgr_start returns, a connect() is
+     * queued by the kernel even if the server has not reached poll() yet. */
+    pid_t parent = getpid();
+    fflush(stdout);
+    m->pid = fork();
+    if (m->pid == -1) {
+        int en = errno;
+        close(fd);
+        unlink(m->address);
+        rmdir(m->dir);
+        return mgr_fail("fork: %s", strerror(en));
+    }
+    if (m->pid == 0)
+        run_server(fd, parent, m);
+    close(fd);
+    return 0;
+}
+
+int mgr_shutdown(struct mgr *m)
+{
+    int rc = proxy_shutdown_server(m->address);
+    if (rc == -1)
+        kill(m->pid, SIGTERM); /* it did not answer: make sure it goes */
+    int status;
+    while (waitpid(m->pid, &status, 0) == -1)
+        if (errno != EINTR)
+            return mgr_fail("waitpid on the manager: %s", strerror(errno));
+    return rc;
+}

@@ -1,0 +1,316 @@
+/* manager_probe.c - send a manager server what no proxy ever would.
+ *
+ * usage: manager_probe
+ *
+ * Starts a manager, stores {'bar': 2, 'foo': 1} in a dict and 7 in a
+ * value, then tries one bad thing after another on connections of its own:
+ * garbage, a request cut short, an oversized length, an unknown object, a
+ * wrong operation, a missing key, a client that hangs up or is killed in the
+ * middle of a request, a client killed while its get is parked, and a
+ * process of another user.  After each it prints what the server answered
+ * and checks, through an ordinary proxy, that the stored data is intact and
+ * the server still answers.  tests/06_manager_dict.sh compares the lines.
+ * Exit status 0 when every check held.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "manager.h"
+#include "proxy.h"
+#include "say.h"
+
+static struct mgr manager;
+static struct proxy dict, value, queue;
+static int broken; /* checks that failed */
+
+/* A raw connection of our own, outside the proxy machinery. */
+static int raw_connect(void)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", manager.address);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd == -1)
+        err_exit("socket");
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1)
+        err_exit("connect");
+    return fd;
+}
+
+static void raw_send(int fd, const void *bytes, size_t n)
+{
+    if (mgr_write_all(fd, bytes, n) == -1)
+        fatal("%s", mgr_error());
+}
+
+/* What came back on fd within 5 s: "Name: message", "ok", or "no reply,
+ * connection closed"; then whether the connection was closed after it. */
+static void describe_answer(int fd, char *text, size_t size)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, 5000) != 1) {
+        snprintf(text, size, "no answer within 5 s");
+        return;
+    }
+    static uint8_t frame[MGR_FRAME_MAX];
+    static struct mgr_reply reply;
+    char why[128];
+    long n = mgr_read_frame(fd, frame);
+    if (n == -1) {
+        snprintf(text, size, "no reply, connection closed");
+        return;
+    }
+    if (mgr_decode_reply(frame, (size_t)n, &reply, why, sizeof why) == -1)
+        snprintf(text, size, "undecodable reply: %s", why);
+    else if (reply.ok && reply.count == 1)
+        snprintf(text, size, "received %s",
+                 mgr_format_value(&reply.items[0].value, why, sizeof why));
+    else if (reply.ok)
+        snprintf(text, size, "ok");
+    else
+        snprintf(text, size, "%s: %s", mgr_errname(reply.errcode), reply.message);
+    /* Closed after the reply?  Then a read returns end of file. */
+    p.revents = 0;
+    if (poll(&p, 1, 200) == 1 && recv(fd, why, 1, MSG_DONTWAIT) == 0)
+        strncat(text, "; connection closed", size - strlen(text) - 1);
+}
+
+/* The stored data is still there and the server answers: the line ends
+ * with "data intact" or says what is wrong. */
+static void check_intact(const char *what, const char *answer)
+{
+    struct mgr_item items[MGR_MAX_ITEMS];
+    size_t n;
+    struct mgr_value v;
+    char text[256];
+    if (proxy_items(&dict, items, &n) == -1 || proxy_value_get(&value, &v) == -1) {
+        put_line("%s: %s; SERVER LOST: %s", what, answer, mgr_error());
+        broken++;
+        return;
+    }
+    mgr_format_dict(items, n, text, sizeof text);
+    if (strcmp(text, "{'bar': 2, 'foo': 1}") != 0 || v.type != MGR_INT || v.as.i != 7) {
+        put_line("%s: %s; DATA CHANGED: %s", what, answer, text);
+        broken++;
+        return;
+    }
+    put_line("%s: %s; data intact", what, answer);
+}
+
+/* Send bytes on a fresh connection, describe the answer, check the data. */
+static void probe(const char *what, const void *bytes, size_t n)
+{
+    int fd = raw_connect();
+    char answer[400];
+    raw_send(fd, bytes, n);
+    describe_answer(fd, answer, sizeof answer);
+    close(fd);
+    check_intact(what, answer);
+}
+
+/* A well-formed frame for a request the server must refuse. */
+static void probe_request(const char *what, struct mgr_request *r)
+{
+    static uint8_t frame[4 + MGR_FRAME_MAX];
+    size_t n = mgr_encode_request(r, frame, sizeof frame);
+    probe(what, frame, n);
+}
+
+/* A child sends the first bytes of a frame, then dies: by hanging up, or
+ * by SIGKILL from us while the server waits for the rest. */
+static void probe_dying_client(const char *what, bool killed)
+{
+    int ready[2];
+    if (pipe(ready) == -1)
+        err_exit("pipe");
+    pid_t pid = fork();
+    if (pid == -1)
+        err_exit("fork");
+    if (pid == 0) {
+        int fd = raw_connect();
+        raw_send(fd, "\0\0\0\x20\x0b\0\0", 7); /* 32 bytes announced, 3 sent */
+        if (write(ready[1], "x", 1) != 1)
+            _exit(1);
+        if (killed)
+            pause(); /* until the SIGKILL */
+        _exit(0);
+    }
+    char x;
+    if (read(ready[0], &x, 1) != 1)
+        fatal("the child did not get going");
+    if (killed)
+        kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
+    check_intact(what, killed ? "killed" : "hung up");
+}
+
+/* A child parks a get on the queue, and is killed there.  The next item put
+ * must not go to the dead client: a get of ours receives it. */
+static void probe_killed_while_parked(void)
+{
+    int sent[2];
+    if (pipe(sent) == -1)
+        err_exit("pipe");
+    pid_t pid = fork();
+    if (pid == -1)
+        err_exit("fork");
+    if (pid == 0) {
+        int fd = raw_connect();
+        struct mgr_request r = { .op = MGR_OP_QUEUE_GET, .id = queue.id, .timeout_ms = -1 };
+        static uint8_t frame[64];
+        raw_send(fd, frame, mgr_encode_request(&r, frame, sizeof frame));
+        if (write(sent[1], "x", 1) != 1)
+            _exit(1);
+        pause(); /* until the SIGKILL */
+        _exit(0);
+    }
+    char x;
+    if (read(sent[0], &x, 1) != 1)
+        fatal("the child did not get going");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(sent[0]);
+    close(sent[1]);
+    /* Whether the server parked the get before the child died or reads it
+     * only now, the item must come to us, not go to the dead client. */
+    struct mgr_value got;
+    char answer[128];
+    if (proxy_queue_put(&queue, mgr_int(42)) == -1 || proxy_queue_get(&queue, 1000, &got) == -1)
+        snprintf(answer, sizeof answer, "item lost: %s", mgr_error());
+    else
+        snprintf(answer, sizeof answer, "the next get received %lld", (long long)got.as.i);
+    check_intact("client killed while its get was parked", answer);
+}
+
+/* One connection parks a get; meanwhile the proxy is served; then a put
+ * wakes the parked get with the item. */
+static void probe_parked_get_blocks_nobody(void)
+{
+    int fd = raw_connect();
+    struct mgr_request r = { .op = MGR_OP_QUEUE_GET, .id = queue.id, .timeout_ms = -1 };
+    static uint8_t frame[64];
+    raw_send(fd, frame, mgr_encode_request(&r, frame, sizeof frame));
+    struct mgr_value v;
+    char answer[400];
+    if (proxy_dict_get(&dict, "foo", &v) == -1) {
+        snprintf(answer, sizeof answer, "others blocked: %s", mgr_error());
+    } else {
+        proxy_must(proxy_queue_put(&queue, mgr_int(5)));
+        char woke[128];
+        describe_answer(fd, woke, sizeof woke);
+        snprintf(answer, sizeof answer, "dict answered while a get was parked; the get then got: %s",
+                 woke);
+    }
+    close(fd);
+    check_intact("a parked get", answer);
+}
+
+/* A get with a timeout and nothing to get ends in Empty, on time. */
+static void probe_get_timeout(void)
+{
+    struct mgr_value v;
+    char answer[256];
+    if (proxy_queue_get(&queue, 50, &v) == 0)
+        snprintf(answer, sizeof answer, "got an item from an empty queue");
+    else
+        snprintf(answer, sizeof answer, "%s", mgr_error());
+    check_intact("get with a 50 ms timeout", answer);
+}
+
+/* A process of another user must not get in.  Needs root to become one. */
+static void probe_other_user(void)
+{
+    if (geteuid() != 0) {
+        put_line("another user: not tested (run as root to test it)");
+        return;
+    }
+    struct passwd *nobody = getpwnam("nobody");
+    if (nobody == NULL) {
+        put_line("another user: not tested (no user 'nobody')");
+        return;
+    }
+    int result[2];
+    if (pipe(result) == -1)
+        err_exit("pipe");
+    pid_t pid = fork();
+    if (pid == -1)
+        err_exit("fork");
+    if (pid == 0) {
+        int en = 0;
+        if (setgid(nobody->pw_gid) == -1 || setuid(nobody->pw_uid) == -1)
+            en = -1;
+        else {
+            struct sockaddr_un addr = { .sun_family = AF_UNIX };
+            snprintf(addr.sun_path, sizeof addr.sun_path, "%s", manager.address);
+            int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+            en = connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1 ? errno : 0;
+        }
+        if (write(result[1], &en, sizeof en) != sizeof en)
+            _exit(1);
+        _exit(0);
+    }
+    int en;
+    if (read(result[0], &en, sizeof en) != sizeof en)
+        fatal("no result from the other user's process");
+    waitpid(pid, NULL, 0);
+    close(result[0]);
+    close(result[1]);
+    if (en == -1)
+        put_line("another user: not tested (could not become 'nobody')");
+    else if (en == 0) {
+        put_line("another user: CONNECTED - the socket is open to everyone");
+        broken++;
+    } else
+        check_intact("another user", strerror(en));
+}
+
+int main(int argc, char *argv[])
+{
+    (void)argv;
+    if (argc > 1)
+        usage_exit("manager_probe", "takes no arguments");
+    proxy_must(mgr_start(&manager));
+    proxy_must(proxy_create_dict(&manager, &dict));
+    proxy_must(proxy_create_value(&manager, mgr_int(7), &value));
+    proxy_must(proxy_create_queue(&manager, &queue));
+    proxy_must(proxy_dict_set(&dict, "foo", mgr_int(1)));
+    proxy_must(proxy_dict_set(&dict, "bar", mgr_int(2)));
+
+    probe("garbage", "\0\0\0\x10" "hello, manager!\n", 20);
+    probe("a header cut short", "\0\0\0\x03\x0b\0\0", 7);
+    probe("an oversized length", "\xff\xff\xff\xff" "more", 8);
+    probe("an empty frame", "\0\0\0\0", 4);
+    probe("a string longer than it says", "\0\0\0\x08\x0b\0\0\0\x01\x09" "ab", 12);
+    probe("bytes after the request", "\0\0\0\x07\x01\0\0\0\0" "!!", 11);
+
+    struct mgr_request r = { .op = MGR_OP_DICT_GET, .id = 99 };
+    snprintf(r.key, sizeof r.key, "foo");
+    probe_request("an unknown object", &r);
+    r.id = queue.id;
+    probe_request("a dict operation on a queue", &r);
+    r.id = dict.id;
+    snprintf(r.key, sizeof r.key, "nokey");
+    probe_request("a missing key", &r);
+    r = (struct mgr_request){ .op = MGR_OP_CREATE, .kind = 9 };
+    probe_request("an unknown kind of object", &r);
+
+    probe_dying_client("a client that hangs up mid-request", false);
+    probe_dying_client("a client killed mid-request", true);
+    probe_killed_while_parked();
+    probe_parked_get_blocks_nobody();
+    probe_get_timeout();
+    probe_other_user();
+
+    proxy_must(mgr_shutdown(&manager));
+    return broken ? 1 : 0;
+}
