@@ -77,9 +77,12 @@ static void describe_answer(int fd, char *text, size_t size)
         snprintf(text, size, "ok");
     else
         snprintf(text, size, "%s: %s", mgr_errname(reply.errcode), reply.message);
-    /* Closed after the reply?  Then a read returns end of file. */
-    p.revents = 0;
-    if (poll(&p, 1, 200) == 1 && recv(fd, why, 1, MSG_DONTWAIT) == 0)
+    /* Still open after the reply?  A ping on it is answered; a closed one
+     * gives end of file (or EPIPE). */
+    struct mgr_request ping = { .op = MGR_OP_PING };
+    size_t len = mgr_encode_request(&ping, frame, sizeof frame);
+    if (mgr_write_all(fd, frame, len) == -1 || poll(&p, 1, 5000) != 1 ||
+        mgr_read_frame(fd, frame) == -1)
         strncat(text, "; connection closed", size - strlen(text) - 1);
 }
 
