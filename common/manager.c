@@ -67,8 +67,9 @@ struct client {
     uint8_t *out;           /* one reply, being sent */
     size_t out_len, out_sent;
     bool closing;           /* close once the reply is out */
-    bool parked;            /* waiting in a queue get */
-    uint32_t park_queue;    /* ... on this object */
+    uint8_t parked;         /* 0, or waiting in MGR_OP_QUEUE_GET / _PUT */
+    uint32_t park_queue;    /* ... on this queue */
+    struct mgr_value park_item; /* ... a put's item, while the queue is full */
     long long park_until;   /* ... until this time in ms (-1: for ever) */
     unsigned long park_seq; /* ... since this many parkings: first come first served */
 };
@@ -227,34 +228,54 @@ static bool peer_gone(int fd)
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-/* Hand the first item of queue `id` to the client that has waited longest
- * for it, if one is parked there.  Returns true if one was served. */
-static bool serve_parked(struct server *s, uint32_t id)
+/* The client parked longest in `op` on queue `id`, or NULL.  One whose
+ * peer has gone meanwhile is closed on the way and skipped. */
+static struct client *first_parked(struct server *s, uint32_t id, uint8_t op)
 {
-    struct object *q = &s->objects[id];
-    struct client *first;
-    do {
-        first = NULL;
+    for (;;) {
+        struct client *first = NULL;
         for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
             struct client *c = &s->clients[k];
-            if (c->fd != -1 && c->parked && c->park_queue == id &&
+            if (c->fd != -1 && c->parked == op && c->park_queue == id &&
                 (first == NULL || c->park_seq < first->park_seq))
                 first = c;
         }
-        if (first != NULL && peer_gone(first->fd)) {
-            close_client(first);
-            continue;
+        if (first == NULL || !peer_gone(first->fd))
+            return first;
+        close_client(first);
+    }
+}
+
+static void park(struct server *s, struct client *c, uint8_t op, uint32_t id, int timeout_ms)
+{
+    c->parked = op;
+    c->park_queue = id;
+    c->park_until = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    c->park_seq = ++s->parkings;
+}
+
+/* After queue `id` changed: give items to parked gets while there are
+ * items, and take the items of parked puts while there is room. */
+static void settle_queue(struct server *s, uint32_t id)
+{
+    struct object *q = &s->objects[id];
+    struct client *c;
+    for (;;) {
+        if (q->count > 0 && (c = first_parked(s, id, MGR_OP_QUEUE_GET)) != NULL) {
+            c->parked = 0;
+            reply_value(c, q->items[0].value);
+            q->count--;
+            memmove(&q->items[0], &q->items[1], q->count * sizeof q->items[0]);
+        } else if (q->count < MGR_MAX_ITEMS &&
+                   (c = first_parked(s, id, MGR_OP_QUEUE_PUT)) != NULL) {
+            c->parked = 0;
+            q->items[q->count++] = (struct mgr_item){ .key = "", .value = c->park_item };
+            reply_items(c, NULL, 0);
+        } else {
+            return;
         }
-        break;
-    } while (true);
-    if (first == NULL || q->count == 0)
-        return false;
-    first->parked = false;
-    reply_value(first, q->items[0].value);
-    q->count--;
-    memmove(&q->items[0], &q->items[1], q->count * sizeof q->items[0]);
-    flush_reply(first);
-    return true;
+        flush_reply(c);
+    }
 }
 
 static void execute(struct server *s, struct client *c, const struct mgr_request *r)
@@ -318,16 +339,23 @@ static void execute(struct server *s, struct client *c, const struct mgr_request
         }
         break;
     case MGR_OP_LIST_APPEND:
-    case MGR_OP_QUEUE_PUT:
         if (o->count == MGR_MAX_ITEMS) {
-            reply_error(c, MGR_E_FULL, "%s holds %d items already",
-                        kind_name(o->kind), MGR_MAX_ITEMS);
+            reply_error(c, MGR_E_FULL, "list holds %d items already", MGR_MAX_ITEMS);
             break;
         }
         o->items[o->count++] = (struct mgr_item){ .key = "", .value = v };
         reply_items(c, NULL, 0);
-        if (r->op == MGR_OP_QUEUE_PUT)
-            serve_parked(s, r->id);
+        break;
+    case MGR_OP_QUEUE_PUT:
+        if (o->count == MGR_MAX_ITEMS) {
+            /* Full: like Python's Queue(maxsize).put(), wait for room. */
+            park(s, c, MGR_OP_QUEUE_PUT, r->id, -1);
+            c->park_item = v;
+        } else {
+            o->items[o->count++] = (struct mgr_item){ .key = "", .value = v };
+            reply_items(c, NULL, 0);
+        }
+        settle_queue(s, r->id);
         break;
     case MGR_OP_DICT_GET: {
         uint32_t k = dict_find(o, r->key, &found);
@@ -350,12 +378,10 @@ static void execute(struct server *s, struct client *c, const struct mgr_request
         } else if (r->timeout_ms == 0) {
             reply_error(c, MGR_E_EMPTY, "the queue is empty");
         } else {
-            /* Park: no reply now.  serve_parked() or the deadline answers. */
-            c->parked = true;
-            c->park_queue = r->id;
-            c->park_until = r->timeout_ms < 0 ? -1 : now_ms() + r->timeout_ms;
-            c->park_seq = ++s->parkings;
+            /* Park: no reply now.  settle_queue() or the deadline answers. */
+            park(s, c, MGR_OP_QUEUE_GET, r->id, r->timeout_ms);
         }
+        settle_queue(s, r->id);
         break;
     }
 }
@@ -455,7 +481,7 @@ static int expire_parked(struct server *s)
         if (c->fd == -1 || !c->parked || c->park_until < 0)
             continue;
         if (c->park_until <= now) {
-            c->parked = false;
+            c->parked = 0;
             reply_error(c, MGR_E_EMPTY, "nothing arrived on the queue in time");
             flush_reply(c);
         } else if (next < 0 || c->park_until - now < next) {

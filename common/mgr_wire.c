@@ -484,11 +484,12 @@ int mgr_write_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
-/* Read exactly n bytes; 0 on success, -1 on end of file or error. */
-static int read_exactly(int fd, uint8_t *buf, size_t n)
+long mgr_read_frame(int fd, uint8_t *buf, size_t size)
 {
-    while (n > 0) {
-        ssize_t r = read(fd, buf, n);
+    /* Ask for as much as fits: a whole reply usually comes in one read. */
+    size_t have = 0, want = 4;
+    while (have < want) {
+        ssize_t r = read(fd, buf + have, size - have);
         if (r == 0)
             return mgr_fail("the manager closed the connection");
         if (r == -1) {
@@ -496,22 +497,18 @@ static int read_exactly(int fd, uint8_t *buf, size_t n)
                 continue;
             return mgr_fail("read: %s", strerror(errno));
         }
-        buf += r;
-        n -= (size_t)r;
+        have += (size_t)r;
+        if (want == 4 && have >= 4) {
+            uint32_t n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+                         (uint32_t)buf[2] << 8 | buf[3];
+            if (n == 0 || n > MGR_FRAME_MAX || n > size - 4)
+                return mgr_fail("frame of %u bytes (1 to %d allowed)", (unsigned)n,
+                                MGR_FRAME_MAX);
+            want = 4 + (size_t)n;
+        }
     }
-    return 0;
-}
-
-long mgr_read_frame(int fd, uint8_t *buf)
-{
-    uint8_t head[4];
-    if (read_exactly(fd, head, 4) == -1)
-        return -1;
-    uint32_t n = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
-                 (uint32_t)head[2] << 8 | head[3];
-    if (n == 0 || n > MGR_FRAME_MAX)
-        return mgr_fail("frame of %u bytes (1 to %d allowed)", (unsigned)n, MGR_FRAME_MAX);
-    if (read_exactly(fd, buf, n) == -1)
-        return -1;
-    return (long)n;
+    if (have > want)
+        return mgr_fail("%zu bytes after the frame: only one reply was asked for",
+                        have - want);
+    return (long)(want - 4);
 }

@@ -172,9 +172,11 @@ int mgr_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * SIGPIPE.  Returns 0, or -1 (mgr_error() says why). */
 int mgr_write_all(int fd, const void *buf, size_t n);
 
-/* Read one whole frame from a blocking fd into buf (MGR_FRAME_MAX bytes).
- * Returns the payload's length, or -1 on end of file, error or a bad
- * length (mgr_error() says which). */
-long mgr_read_frame(int fd, uint8_t *buf);
+/* Read one whole frame, the length included, from a blocking fd into
+ * buf[size]; the payload starts at buf + 4.  For a connection with one
+ * request outstanding: bytes beyond the frame are an error.  Returns the
+ * payload's length, or -1 on end of file, error or a bad length
+ * (mgr_error() says which). */
+long mgr_read_frame(int fd, uint8_t *buf, size_t size);
 
 #endif

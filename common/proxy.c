@@ -62,12 +62,13 @@ static int call(const char *address, const struct mgr_request *req, struct mgr_r
     if (fd == -1)
         return -1;
     long got;
-    if (mgr_write_all(fd, frame, n) == -1 || (got = mgr_read_frame(fd, frame)) == -1) {
+    if (mgr_write_all(fd, frame, n) == -1 ||
+        (got = mgr_read_frame(fd, frame, sizeof frame)) == -1) {
         proxy_disconnect();
         return -1;
     }
     char why[128];
-    if (mgr_decode_reply(frame, (size_t)got, reply, why, sizeof why) == -1) {
+    if (mgr_decode_reply(frame + 4, (size_t)got, reply, why, sizeof why) == -1) {
         proxy_disconnect();
         return mgr_fail("bad reply from the manager: %s", why);
     }

@@ -60,15 +60,15 @@ static void describe_answer(int fd, char *text, size_t size)
         snprintf(text, size, "no answer within 5 s");
         return;
     }
-    static uint8_t frame[MGR_FRAME_MAX];
+    static uint8_t frame[4 + MGR_FRAME_MAX];
     static struct mgr_reply reply;
     char why[128];
-    long n = mgr_read_frame(fd, frame);
+    long n = mgr_read_frame(fd, frame, sizeof frame);
     if (n == -1) {
         snprintf(text, size, "no reply, connection closed");
         return;
     }
-    if (mgr_decode_reply(frame, (size_t)n, &reply, why, sizeof why) == -1)
+    if (mgr_decode_reply(frame + 4, (size_t)n, &reply, why, sizeof why) == -1)
         snprintf(text, size, "undecodable reply: %s", why);
     else if (reply.ok && reply.count == 1)
         snprintf(text, size, "received %s",
@@ -82,7 +82,7 @@ static void describe_answer(int fd, char *text, size_t size)
     struct mgr_request ping = { .op = MGR_OP_PING };
     size_t len = mgr_encode_request(&ping, frame, sizeof frame);
     if (mgr_write_all(fd, frame, len) == -1 || poll(&p, 1, 5000) != 1 ||
-        mgr_read_frame(fd, frame) == -1)
+        mgr_read_frame(fd, frame, sizeof frame) == -1)
         strncat(text, "; connection closed", size - strlen(text) - 1);
 }
 
@@ -218,6 +218,28 @@ static void probe_parked_get_blocks_nobody(void)
     check_intact("a parked get", answer);
 }
 
+/* A put on a full queue waits for room, as Python's Queue(maxsize).put()
+ * does: it is answered when a get has taken an item, and its item is last. */
+static void probe_put_on_a_full_queue(void)
+{
+    for (int k = 0; k < MGR_MAX_ITEMS; k++)
+        proxy_must(proxy_queue_put(&queue, mgr_int(k)));
+    int fd = raw_connect();
+    struct mgr_request r = { .op = MGR_OP_QUEUE_PUT, .id = queue.id, .value = mgr_int(-1) };
+    static uint8_t frame[64];
+    raw_send(fd, frame, mgr_encode_request(&r, frame, sizeof frame));
+    struct mgr_value first, last = mgr_int(0);
+    char answer[400], woke[128];
+    proxy_must(proxy_queue_get(&queue, 0, &first));
+    describe_answer(fd, woke, sizeof woke);
+    close(fd);
+    for (int k = 1; k <= MGR_MAX_ITEMS; k++)
+        proxy_must(proxy_queue_get(&queue, 0, &last));
+    snprintf(answer, sizeof answer, "after a get took %lld, the put was answered: %s; "
+             "its item came last: %lld", (long long)first.as.i, woke, (long long)last.as.i);
+    check_intact("a put on a full queue", answer);
+}
+
 /* A get with a timeout and nothing to get ends in Empty, on time. */
 static void probe_get_timeout(void)
 {
@@ -311,6 +333,7 @@ int main(int argc, char *argv[])
     probe_dying_client("a client killed mid-request", true);
     probe_killed_while_parked();
     probe_parked_get_blocks_nobody();
+    probe_put_on_a_full_queue();
     probe_get_timeout();
     probe_other_user();
 
