@@ -2,7 +2,9 @@
 #include "process.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,10 +17,16 @@ pid_t process_start(const char *name, process_body body, void *arg)
     started++;
 
     fflush(stdout); /* the child must not inherit unwritten output */
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == -1)
         err_exit("fork");
     if (pid == 0) {
+        /* Go when the parent goes, even if it is killed: no orphan keeps
+         * waiting for a partner that is gone.  (The check covers a parent
+         * that died before prctl.) */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+            _exit(1);
         if (name != NULL)
             speaker_set("%s", name);
         else

@@ -13,7 +13,9 @@ typedef void (*process_body)(void *arg);
 /* fork() a child that names itself `name` (or "Process-N", numbered from 1
  * in start order like Python, when name is NULL), runs body(arg), and leaves
  * with _exit(0).  Returns the child's pid to the parent.  Ends the process
- * if fork() fails. */
+ * if fork() fails.  The child is killed if its parent dies first
+ * (PR_SET_PDEATHSIG), like a Python daemon process: a program killed
+ * part-way leaves no orphan behind. */
 pid_t process_start(const char *name, process_body body, void *arg);
 
 /* Wait for the child `pid` and return its exit status, or 128 + the signal

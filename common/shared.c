@@ -1,0 +1,77 @@
+/* shared.c - see shared.h. */
+#include "shared.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "checked.h"
+#include "errors.h"
+#include "pace.h"
+
+void *shared_map(size_t size)
+{
+    void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED)
+        err_exit("mmap %zu bytes", size);
+    return memory;
+}
+
+void shared_unmap(void *memory, size_t size)
+{
+    if (munmap(memory, size) == -1)
+        err_exit("munmap");
+}
+
+void shared_mutex_init(pthread_mutex_t *mutex, int flags)
+{
+    pthread_mutexattr_t attr;
+    int s = pthread_mutexattr_init(&attr);
+    if (s != 0)
+        err_exit_en(s, "pthread_mutexattr_init");
+    s = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (s != 0)
+        err_exit_en(s, "pthread_mutexattr_setpshared");
+    if (flags & SHARED_MUTEX_RECURSIVE) {
+        s = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+        if (s != 0)
+            err_exit_en(s, "pthread_mutexattr_settype");
+    }
+    if (flags & SHARED_MUTEX_ROBUST) {
+        s = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+        if (s != 0)
+            err_exit_en(s, "pthread_mutexattr_setrobust");
+    }
+    s = pthread_mutex_init(mutex, &attr);
+    if (s != 0)
+        err_exit_en(s, "pthread_mutex_init");
+    pthread_mutexattr_destroy(&attr); /* the mutex keeps its own copy */
+}
+
+/* Now on the monotonic clock, in seconds (it never jumps with the date). */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool shared_wait_until(pthread_mutex_t *lock, const int *counter, int want)
+{
+    const struct timespec look_again = { 0, 100 * 1000 }; /* 100 µs */
+    double give_up = now_s() + SHARED_PATIENCE_S + 2 * pace_tick_ms() / 1000.0;
+    for (;;) {
+        Pthread_mutex_lock(lock);
+        int seen = *counter;
+        Pthread_mutex_unlock(lock);
+        if (seen >= want)
+            return true;
+        if (now_s() > give_up)
+            return false;
+        /* Sleeping, rather than spinning, hands the CPU to the process we
+         * wait for; a signal that cuts the sleep short does no harm. */
+        if (nanosleep(&look_again, NULL) == -1 && errno != EINTR)
+            err_exit("nanosleep");
+    }
+}

@@ -1,0 +1,64 @@
+/* typecodes.c - what a multiprocessing typecode is in C, and how big.
+ *
+ * usage: typecodes
+ *
+ * Value('i', 0) and Array('d', range(10)) name their element type with a
+ * one-letter typecode; multiprocessing turns it into a ctypes type, which
+ * is a plain C type.  In C there is no code to look up: the struct in the
+ * shared mapping simply declares an int or a double.  This prints the
+ * table with the sizes on this machine (sizeof), and the one row that is
+ * not a number at all: c_char_p, a pointer (see string_trap.c).
+ *
+ * Expected output on 64-bit Linux: the table in README.md.
+ *
+ * Next: string_trap.c.
+ */
+#include <stddef.h>
+#include <wchar.h>
+
+#include "errors.h"
+#include "say.h"
+
+struct row {
+    const char *code;   /* the typecode, as Python writes it */
+    const char *ctype;  /* the ctypes type multiprocessing makes of it */
+    const char *c_type; /* the C type that is */
+    size_t size;        /* sizeof that C type, here */
+    const char *note;
+};
+
+/* ROW('i', c_int, int, "...") keeps each name and its sizeof together. */
+#define ROW(code, ctype, c_type, note) { code, #ctype, #c_type, sizeof(c_type), note }
+
+static const struct row table[] = {
+    ROW("'c'", c_char, char, "Value('c', b'0') in seed 002"),
+    ROW("'u'", c_wchar, wchar_t, ""),
+    ROW("'b'", c_byte, signed char, ""),
+    ROW("'B'", c_ubyte, unsigned char, ""),
+    ROW("'h'", c_short, short, ""),
+    ROW("'H'", c_ushort, unsigned short, ""),
+    ROW("'i'", c_int, int, "Value('i', 0) in seeds 000 and 002"),
+    ROW("'I'", c_uint, unsigned int, ""),
+    ROW("'l'", c_long, long, "4 bytes on 64-bit Windows"),
+    ROW("'L'", c_ulong, unsigned long, ""),
+    ROW("'q'", c_longlong, long long, ""),
+    ROW("'Q'", c_ulonglong, unsigned long long, ""),
+    ROW("'f'", c_float, float, ""),
+    ROW("'d'", c_double, double, "Array('d', range(10)) in seed 000"),
+    ROW("-", c_char_p, char *, "an address, not the characters"),
+};
+
+int main(int argc, char *argv[])
+{
+    if (argc > 1)
+        usage_exit("typecodes", "unexpected argument '%s'", argv[1]);
+
+    put_line("%-8s  %-11s  %-18s  %5s  %s", "typecode", "ctypes", "C type",
+             "bytes", "note");
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const struct row *r = &table[i];
+        put_line("%-8s  %-11s  %-18s  %5zu%s%s", r->code, r->ctype, r->c_type,
+                 r->size, *r->note ? "  " : "", r->note);
+    }
+    return 0;
+}
