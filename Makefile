@@ -96,7 +96,7 @@ SUITE = BUILD='$(BUILD)' LESSON='$(LESSON)' TICK_MS='$(TICK_MS)' \
 .DEFAULT_GOAL := all
 
 .PHONY: all help run test check hint verify-exercises asan ubsan tsan \
-        sanitizers fuzz shunit2 clean
+        sanitizers bench fuzz shunit2 clean
 
 ## all: build every solution and exercise (the default)
 all: $(call progs,$(BUILD)) $(SUPERVISE)
@@ -128,6 +128,11 @@ asan ubsan tsan: %: $(SUPERVISE) $(TSAN_PROGS) shunit2
 
 ## sanitizers: asan, ubsan and tsan one after the other
 sanitizers: asan ubsan tsan
+
+## bench: how fast is each way of sharing on this machine (and Python's, with python3)
+bench: all
+	@TMPDIR=$${TMPDIR:-/tmp} BENCH_PYTHON=lessons/10_measuring/bench.py \
+	    $(BUILD)/solutions/10_measuring/bench
 
 ## fuzz: fuzz the manager's request decoder with libFuzzer (clang; FUZZ_SECONDS=30)
 FUZZ_SECONDS ?= 30

@@ -106,14 +106,14 @@ run_killed() {
     local sup=$!
     # Wait - for a condition, with a deadline - until the program is running
     # and has printed the line; this orders nothing, it only lets it start.
-    while [ "${waited}" -lt 1000 ]; do
+    while [ "${waited}" -lt 1000 ] && kill -0 "${sup}" 2>/dev/null; do
         main=$(cat "/proc/${sup}/task/${sup}/children" 2>/dev/null)
         [ -n "${main}" ] && grep -Eq -- "${pattern}" "${OUT}" && break
         sleep 0.01
         waited=$((waited + 1))
     done
     if [ -n "${main}" ]; then
-        kill -s "${signal}" ${main}
+        kill -s "${signal}" ${main} 2>/dev/null
     fi
     wait "${sup}"
     STATUS=$?

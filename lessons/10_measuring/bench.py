@@ -1,0 +1,115 @@
+"""bench.py - the Python side of lesson 10: the same operations with multiprocessing.
+
+usage: python3 bench.py          prints "name<TAB>operations per second" lines
+
+Measured the way bench.c measures: the number of operations per run is found
+by doubling until a run takes BENCH_MS (200 ms by default), then BENCH_RUNS
+runs (5) are timed and the median is printed.  Only the loop is timed.
+The names match bench.c's, so `make bench` can print the two side by side.
+"""
+import multiprocessing as mp
+import os
+import statistics
+import time
+
+
+def echo(conn, ops):
+    for _ in range(ops):
+        conn.send_bytes(conn.recv_bytes())
+
+
+def socket_pingpong(ops):
+    """16 bytes there and back over a Pipe() (a Unix socket pair on Linux)."""
+    here, there = mp.Pipe()
+    child = mp.Process(target=echo, args=(there, ops))
+    child.start()
+    msg = b"ping, pong, ping"
+    start = time.perf_counter()
+    for _ in range(ops):
+        here.send_bytes(msg)
+        here.recv_bytes()
+    took = time.perf_counter() - start
+    child.join()
+    return took
+
+
+def dict_ops(ops, setting):
+    with mp.Manager() as manager:
+        d = manager.dict()
+        d["key"] = 0
+        start = time.perf_counter()
+        if setting:
+            for k in range(ops):
+                d["key"] = k
+        else:
+            for _ in range(ops):
+                d["key"]
+        return time.perf_counter() - start
+
+
+def manager_dict_set(ops):
+    return dict_ops(ops, True)
+
+
+def manager_dict_get(ops):
+    return dict_ops(ops, False)
+
+
+def produce(q, go, ops):
+    go.wait()
+    for k in range(ops):
+        q.put(k)
+
+
+def manager_queue_putget(ops):
+    with mp.Manager() as manager:
+        q = manager.Queue()
+        go = manager.Event()
+        child = mp.Process(target=produce, args=(q, go, ops))
+        child.start()
+        start = time.perf_counter()
+        go.set()
+        for _ in range(ops):
+            q.get()
+        took = time.perf_counter() - start
+        child.join()
+        return took
+
+
+def add(value, go, each):
+    go.wait()
+    for _ in range(each):
+        with value.get_lock():
+            value.value += 1
+
+
+def value_mutex_incr(ops):
+    """Value('i') with its lock: two processes each add one ops/2 times."""
+    value = mp.Value("i", 0)
+    go = mp.Event()
+    each = ops // 2
+    adders = [mp.Process(target=add, args=(value, go, each)) for _ in range(2)]
+    for p in adders:
+        p.start()
+    start = time.perf_counter()
+    go.set()
+    for p in adders:
+        p.join()
+    took = time.perf_counter() - start
+    assert value.value == 2 * each, "lost updates"
+    return took
+
+
+def measure(run):
+    target = int(os.environ.get("BENCH_MS", "200")) / 1000
+    runs = int(os.environ.get("BENCH_RUNS", "5"))
+    ops = 64
+    while run(ops) < target and ops < 1 << 24:
+        ops *= 2
+    return statistics.median(ops / run(ops) for _ in range(runs))
+
+
+if __name__ == "__main__":
+    for bench in (socket_pingpong, manager_dict_set, manager_dict_get,
+                  manager_queue_putget, value_mutex_incr):
+        print(f"{bench.__name__}\t{measure(bench):.0f}", flush=True)
