@@ -10,6 +10,9 @@
 # and the sanitizer builds go to build/asan/, build/ubsan/ and build/tsan/,
 # so switching between them never needs a `make clean`.
 
+# Build with one job per CPU unless told otherwise (make -j1 to undo).
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 # _GNU_SOURCE: POSIX plus the Linux extensions the lessons teach
