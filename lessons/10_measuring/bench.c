@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +36,7 @@
 #include "manager.h"
 #include "process.h"
 #include "proxy.h"
+#include "shared.h"
 
 #define USAGE "bench [NAME...] | bench stats X..."
 
@@ -249,17 +249,8 @@ static void increment(void *arg)
 
 static double shared_increments(long ops, bool use_atomic)
 {
-    struct counter *c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE,
-                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (c == MAP_FAILED)
-        err_exit("mmap");
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    int s = pthread_mutex_init(&c->lock, &attr);
-    if (s != 0)
-        err_exit_en(s, "pthread_mutex_init");
-    pthread_mutexattr_destroy(&attr);
+    struct counter *c = shared_map(sizeof *c);
+    shared_mutex_init(&c->lock, SHARED_MUTEX_PLAIN);
     atomic_init(&c->atomic, 0);
     int go[2];
     if (pipe(go) == -1)
@@ -280,7 +271,7 @@ static double shared_increments(long ops, bool use_atomic)
     if (got != 2 * c->each)
         fatal("lost updates: %ld, expected %ld", got, 2 * c->each);
     pthread_mutex_destroy(&c->lock);
-    munmap(c, sizeof *c);
+    shared_unmap(c, sizeof *c);
     close(go[0]), close(go[1]);
     return took;
 }

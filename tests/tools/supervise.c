@@ -84,8 +84,10 @@ static pid_t reap_one(pid_t main_pid, int *status, int *left_behind)
     return pid;
 }
 
-/* How many children we have that are still running, helpers left out. */
-static int count_running_children(void)
+/* Our children that are still there, at most max of them, into pids[];
+ * returns how many.  /proc/self/task/TID/children lists them; supervise is
+ * single-threaded, so TID is our pid. */
+static int list_children(pid_t *pids, int max)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)getpid());
@@ -94,33 +96,33 @@ static int count_running_children(void)
         return 0;
     int n = 0;
     long pid;
-    while (fscanf(f, "%ld", &pid) == 1)
-        n += !is_sanitizer_helper((pid_t)pid);
+    while (n < max && fscanf(f, "%ld", &pid) == 1)
+        pids[n++] = (pid_t)pid;
     fclose(f);
     return n;
 }
 
-/* SIGKILL every child of ours that is still there, and its process group.
- * Returns how many children were listed.  Uses /proc/self/task/TID/children;
- * supervise is single-threaded, so TID is our pid. */
-static int kill_children(pid_t group)
+/* How many children we have that are still running, helpers left out. */
+static int count_running_children(void)
+{
+    pid_t pids[256];
+    int n = list_children(pids, 256), running = 0;
+    for (int k = 0; k < n; k++)
+        running += !is_sanitizer_helper(pids[k]);
+    return running;
+}
+
+/* SIGKILL every child of ours that is still there, and its process group. */
+static void kill_children(pid_t group)
 {
     if (group > 0)
         kill(-group, SIGKILL);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)getpid());
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    int n = 0;
-    long pid;
-    while (fscanf(f, "%ld", &pid) == 1) {
-        kill((pid_t)-pid, SIGKILL); /* its group, if it leads one */
-        kill((pid_t)pid, SIGKILL);
-        n++;
+    pid_t pids[256];
+    int n = list_children(pids, 256);
+    for (int k = 0; k < n; k++) {
+        kill(-pids[k], SIGKILL); /* its group, if it leads one */
+        kill(pids[k], SIGKILL);
     }
-    fclose(f);
-    return n;
 }
 
 /* Kill and reap everything that is left; returns how many were reaped. */
