@@ -10,8 +10,11 @@
 # and the sanitizer builds go to build/asan/, build/ubsan/ and build/tsan/,
 # so switching between them never needs a `make clean`.
 
-# Build with one job per CPU unless told otherwise (make -j1 to undo).
+# Build with one job per CPU unless told otherwise (make -j1 to undo).  Only
+# the top-level make says so; a make it starts shares its jobserver.
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -114,11 +117,11 @@ test: all $(TSAN_PROGS) shunit2
 
 ## check: the learner's loop - test your exercises in order, stop at the first to fix
 check: $(SUPERVISE) $(TSAN_PROGS) $(addprefix $(BUILD)/tools/,$(TEST_TOOLS)) shunit2
-	@$(SUITE) check
+	@+$(SUITE) check
 
 ## hint: print the hint of the lesson you are on (or LESSON=02)
 hint:
-	@$(SUITE) hint
+	@+$(SUITE) hint
 
 ## verify-exercises: prove every untouched exercise fails its test (CI runs it)
 verify-exercises: all $(TSAN_PROGS) shunit2

@@ -8,7 +8,7 @@
  *
  * Everything here works between processes related by fork(): the memory
  * is mapped before the children are made, and they inherit the mapping.
- * (Unrelated programs need a name to meet at, shm_open(3); a later lesson.)
+ * (Unrelated programs need a name to meet at, shm_open(3): lesson 08.)
  */
 #ifndef SHARED_H
 #define SHARED_H

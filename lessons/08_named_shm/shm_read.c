@@ -1,0 +1,79 @@
+/* shm_read.c - open a shared memory object by its name and read it.
+ *
+ * usage: shm_read /NAME [unlink]
+ *
+ * Python's SharedMemory(name=NAME) and bytes(shm.buf), in C.  This program
+ * is not the creator's child and shares nothing with it but the name; the
+ * creator may have ended long ago.  It asks fstat(2) how big the object is
+ * rather than trusting a size agreed in advance.
+ *
+ * With `unlink` the reader is the last user and removes the name, like
+ * Python's shm.unlink(): once no process maps the object either, the kernel
+ * frees its memory.  Without it the object stays in /dev/shm.
+ *
+ * Your job: the TODO at the end of main(), where the reader, the last
+ * user, removes the name.  The lesson is in README.md beside this file.
+ *
+ * Expected output (shm_create /NAME, then shm_read /NAME unlink):
+ *     Reader: read 'hello from the creator' from /NAME (4096 bytes)
+ *     Reader: unlinked /NAME
+ *
+ * Next: memfd_send.c, the same without a name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "named_shm.h"
+#include "say.h"
+
+#define USAGE "shm_read /NAME [unlink]"
+
+int main(int argc, char *argv[])
+{
+    if (argc < 2)
+        usage_exit(USAGE, "which name?");
+    const char *name = argv[1];
+    bool unlink_it = argc == 3 && strcmp(argv[2], "unlink") == 0;
+    if (argc > 3 || (argc == 3 && !unlink_it))
+        usage_exit(USAGE, "unexpected argument '%s'", argv[argc - 1]);
+    if (!nshm_name_ok(name))
+        usage_exit(USAGE, "a name is '/' and 1 to %d more characters, none "
+                   "of them '/', not '%s'", NAME_MAX - 1, name);
+    speaker_set("Reader");
+
+    /* Open what exists; without O_CREAT a missing name is an error, not a
+     * new empty object. */
+    int fd = shm_open(name, O_RDONLY, 0);
+    if (fd == -1) {
+        if (errno == ENOENT)
+            fatal("there is no shared memory object %s: has the creator run? "
+                  "(ls /dev/shm)", name);
+        err_exit("shm_open %s", name);
+    }
+    size_t size;
+    const char *shared = nshm_map(fd, PROT_READ, &size);
+    if (shared == NULL)
+        fatal("%s: %s", name, nshm_error());
+    if (close(fd) == -1)
+        err_exit("close");
+
+    /* The creator wrote a string; never read past the end of the object
+     * even if nobody put a '\0' in it. */
+    say("read '%.*s' from %s (%zu bytes)", (int)strnlen(shared, size), shared,
+        name, size);
+    if (munmap((void *)shared, size) == -1)
+        err_exit("munmap");
+
+    if (unlink_it) {
+        /* TODO: remove the name with shm_unlink(3) (check it: err_exit), so
+         * that nothing is left in /dev/shm.  Then say so with the line
+         *     say("unlinked %s", name); */
+    }
+    return 0;
+}

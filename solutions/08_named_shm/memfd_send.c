@@ -1,0 +1,211 @@
+/* memfd_send.c - shared memory without a name: hand its descriptor over.
+ *
+ * usage: memfd_send
+ *
+ * memfd_create(2) makes a file that lives in memory and has no name in any
+ * directory: nothing in /dev/shm, nothing to clean up, and nobody can open
+ * it.  The only way in is a descriptor.  This program writes into such a
+ * file, then passes the descriptor to another program over a Unix domain
+ * socket, as SCM_RIGHTS ancillary data (unix(7)).  The kernel installs a new
+ * descriptor in the receiver that refers to the same file: the receiver's
+ * reply, written into its own mapping, is what the sender then reads.
+ *
+ * The receiver, memfd_recv, is a separate program started with exec.  It
+ * inherits neither the memory (exec replaces it) nor the descriptor
+ * (MFD_CLOEXEC closes it on exec): the socket is its only way in.
+ *
+ * Expected output:
+ *     Sender: wrote 'hello through a memfd' into memfd:lesson08 (4096 bytes)
+ *     Sender: passing the descriptor to the receiver (SCM_RIGHTS)
+ *     Receiver: got a descriptor for /memfd:lesson08 (deleted), 4096 bytes
+ *     Receiver: read 'hello through a memfd'
+ *     Receiver: wrote 'hello back from the receiver'
+ *     Sender: found 'hello back from the receiver' in the same memory
+ *
+ * Next: memfd_recv.c, the other end.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "named_shm.h"
+#include "process.h"
+#include "say.h"
+
+#define USAGE "memfd_send"
+#define TEXT "hello through a memfd"
+#define SEGMENT_SIZE 4096
+/* How long to wait for the receiver to connect.  It connects within
+ * milliseconds; waiting longer only happens if it could not start. */
+#define PATIENCE_MS 5000
+
+/* Where the two programs meet: a socket in a fresh directory. */
+struct meeting {
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char receiver[PATH_MAX]; /* memfd_recv, beside this program */
+};
+
+/* Remove the socket and its directory.  Done as soon as the receiver is
+ * connected: like a shared memory name, a path is only for meeting. */
+static void remove_meeting_point(const struct meeting *m)
+{
+    if (unlink(m->socket) == -1 && errno != ENOENT)
+        err_exit("unlink %s", m->socket);
+    if (rmdir(m->dir) == -1)
+        err_exit("rmdir %s", m->dir);
+}
+
+/* Listen on $TMPDIR/lesson08-XXXXXX/socket.  mkdtemp makes the directory
+ * with mode 0700, so no other user can reach the socket. */
+static int listen_for_receiver(struct meeting *m)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || *tmp == '\0')
+        tmp = "/tmp";
+    snprintf(m->dir, sizeof m->dir, "%s/lesson08-XXXXXX", tmp);
+    if (mkdtemp(m->dir) == NULL)
+        err_exit("mkdtemp %s", m->dir);
+    int n = snprintf(m->socket, sizeof m->socket, "%s/socket", m->dir);
+    if (n < 0 || (size_t)n >= sizeof m->socket) {
+        remove_meeting_point(m);
+        fatal("TMPDIR is too long for a socket path: %s", tmp);
+    }
+
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    memcpy(addr.sun_path, m->socket, sizeof m->socket);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1 || bind(fd, (struct sockaddr *)&addr, sizeof addr) == -1 ||
+        listen(fd, 1) == -1) {
+        int en = errno;
+        remove_meeting_point(m);
+        err_exit_en(en, "socket %s", m->socket);
+    }
+    return fd;
+}
+
+/* The receiver's process: exec memfd_recv with the socket's path. */
+static void run_receiver(void *arg)
+{
+    const struct meeting *m = arg;
+    execl(m->receiver, "memfd_recv", m->socket, (char *)NULL);
+    err_exit("exec %s", m->receiver);
+}
+
+/* Accept the receiver's connection.  Should it never come (the receiver
+ * could not start), stop it and give up rather than wait for ever. */
+static int accept_receiver(int listener, const struct meeting *m, pid_t receiver)
+{
+    struct pollfd pfd = { .fd = listener, .events = POLLIN };
+    int ready;
+    while ((ready = poll(&pfd, 1, PATIENCE_MS)) == -1)
+        if (errno != EINTR)
+            err_exit("poll");
+    if (ready == 0) {
+        if (kill(receiver, SIGKILL) == -1)
+            err_exit("kill %ld", (long)receiver);
+        process_join(receiver);
+        remove_meeting_point(m);
+        fatal("the receiver did not connect within %d ms", PATIENCE_MS);
+    }
+    int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (conn == -1)
+        err_exit("accept4");
+    remove_meeting_point(m);
+    return conn;
+}
+
+/* Send fd over the connection as SCM_RIGHTS ancillary data.  It rides on
+ * one byte of ordinary data: a stream socket sends nothing for a message of
+ * 0 bytes, so there must be at least one. */
+static void send_fd(int conn, int fd)
+{
+    char byte = 'F';
+    struct iovec io = { .iov_base = &byte, .iov_len = 1 };
+    union { /* a buffer aligned for a struct cmsghdr (cmsg(3)) */
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = {
+        .msg_iov = &io, .msg_iovlen = 1,
+        .msg_control = control.buf, .msg_controllen = sizeof control.buf,
+    };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fd);
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    /* MSG_NOSIGNAL: if the receiver is gone, an error, not SIGPIPE. */
+    if (sendmsg(conn, &msg, MSG_NOSIGNAL) == -1)
+        err_exit("sendmsg");
+}
+
+/* The path of memfd_recv: the folder this program was started from. */
+static void find_receiver(struct meeting *m)
+{
+    ssize_t n = readlink("/proc/self/exe", m->receiver, sizeof m->receiver - 1);
+    if (n == -1)
+        err_exit("readlink /proc/self/exe");
+    m->receiver[n] = '\0';
+    char *slash = strrchr(m->receiver, '/');
+    size_t dir_len = slash == NULL ? 0 : (size_t)(slash - m->receiver);
+    if (dir_len + sizeof "/memfd_recv" > sizeof m->receiver)
+        fatal("the path of this program is too long");
+    memcpy(m->receiver + dir_len, "/memfd_recv", sizeof "/memfd_recv");
+    if (access(m->receiver, X_OK) == -1)
+        err_exit("%s (is it built? make)", m->receiver);
+}
+
+int main(int argc, char *argv[])
+{
+    if (argc > 1)
+        usage_exit(USAGE, "unexpected argument '%s'", argv[1]);
+    speaker_set("Sender");
+    struct meeting m;
+    find_receiver(&m);
+
+    /* A file in memory with no name anywhere.  "lesson08" only labels it
+     * in /proc/PID/fd.  MFD_CLOEXEC: exec'd programs do not inherit it. */
+    int fd = memfd_create("lesson08", MFD_CLOEXEC);
+    if (fd == -1)
+        err_exit("memfd_create");
+    if (ftruncate(fd, SEGMENT_SIZE) == -1)
+        err_exit("ftruncate");
+    size_t size;
+    char *shared = nshm_map(fd, PROT_READ | PROT_WRITE, &size);
+    if (shared == NULL)
+        fatal("the memfd: %s", nshm_error());
+    memcpy(shared, TEXT, sizeof TEXT);
+    say("wrote '%s' into memfd:lesson08 (%zu bytes)", shared, size);
+
+    /* Listen before the receiver exists, so its connect cannot miss us. */
+    int listener = listen_for_receiver(&m);
+    pid_t receiver = process_start("Receiver", run_receiver, &m);
+    int conn = accept_receiver(listener, &m, receiver);
+    if (close(listener) == -1)
+        err_exit("close");
+
+    say("passing the descriptor to the receiver (SCM_RIGHTS)");
+    send_fd(conn, fd);
+    /* The receiver holds its own reference now; ours can go. */
+    if (close(fd) == -1 || close(conn) == -1)
+        err_exit("close");
+
+    int status = process_join(receiver);
+    if (status != 0)
+        fatal("the receiver failed (exit status %d)", status);
+    say("found '%.*s' in the same memory", (int)strnlen(shared, size), shared);
+    if (munmap(shared, size) == -1)
+        err_exit("munmap");
+    return 0;
+}
