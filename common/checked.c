@@ -30,3 +30,17 @@ void Pthread_mutex_unlock(pthread_mutex_t *mutex)
     if (s != 0)
         err_exit_en(s, "pthread_mutex_unlock");
 }
+
+void Pthread_cond_signal(pthread_cond_t *cond)
+{
+    int s = pthread_cond_signal(cond);
+    if (s != 0)
+        err_exit_en(s, "pthread_cond_signal");
+}
+
+void Pthread_cond_broadcast(pthread_cond_t *cond)
+{
+    int s = pthread_cond_broadcast(cond);
+    if (s != 0)
+        err_exit_en(s, "pthread_cond_broadcast");
+}

@@ -15,5 +15,7 @@ void Pthread_create(pthread_t *thread, void *(*start)(void *), void *arg);
 void Pthread_join(pthread_t thread);
 void Pthread_mutex_lock(pthread_mutex_t *mutex);
 void Pthread_mutex_unlock(pthread_mutex_t *mutex);
+void Pthread_cond_signal(pthread_cond_t *cond);
+void Pthread_cond_broadcast(pthread_cond_t *cond);
 
 #endif
