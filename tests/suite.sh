@@ -34,10 +34,12 @@ select_lessons() {
     fi
 }
 
-# title 02_threads_mutex -> "Lesson 02: threads mutex"
+# title 02_threads_mutex -> "Lesson 02: threads with a mutex", the first
+# line of the lesson's README (or made from the folder's name without one).
 title() {
-    local name=${1#*_}
-    echo "Lesson ${1%%_*}: ${name//_/ }"
+    local name=${1#*_} heading
+    heading=$(sed -n '1s/^# //p' "lessons/$1/README.md" 2>/dev/null)
+    echo "${heading:-Lesson ${1%%_*}: ${name//_/ }}"
 }
 
 # run_test LESSON WHICH: run the lesson's test script, output in ${TEST_LOG};

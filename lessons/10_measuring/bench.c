@@ -369,7 +369,7 @@ static int run_benchmarks(int argc, char *argv[])
     if (!tsv)
         measure_python();
     if (!tsv)
-        printf("%-22s %14s %25s %14s  %s\n", "benchmark", "ops/s median", "min .. max",
+        printf("%-22s %14s %25s %18s  %s\n", "benchmark", "ops/s median", "min .. max",
                python_count >= 0 ? "Python ops/s" : "", "what one operation is");
     for (int k = 0; k < BENCHMARKS; k++) {
         bool wanted = argc == 1;
@@ -388,8 +388,8 @@ static int run_benchmarks(int argc, char *argv[])
         snprintf(range, sizeof range, "%.0f .. %.0f", s.min, s.max);
         double pr = python_rate(benchmarks[k].name);
         if (python_count >= 0)
-            snprintf(py, sizeof py, pr > 0 ? "%.0f (C %.0fx)" : "-", pr, s.median / pr);
-        printf("%-22s %14.0f %25s %14s  %s\n", benchmarks[k].name, s.median, range, py,
+            snprintf(py, sizeof py, pr > 0 ? "%.0f (C %.1fx)" : "-", pr, s.median / pr);
+        printf("%-22s %14.0f %25s %18s  %s\n", benchmarks[k].name, s.median, range, py,
                benchmarks[k].what);
         fflush(stdout);
     }
