@@ -54,12 +54,4 @@ test_recorded_requests_replay_cleanly() {
     assert_line_matches '^replayed [0-9]+ requests: [0-9]+ decoded, [0-9]+ refused$'
 }
 
-# Killed part-way: the server notices its owner is gone (PR_SET_PDEATHSIG),
-# removes its socket and directory, and exits; nothing is left running.
-test_killed_program_leaves_nothing() {
-    TICK_MS=200 run_killed KILL '^\[.*\] : Queue 0$' \
-        "${BIN_DIR}/../07_manager_queue/manager_queue" 50 || return
-    assertEquals "killed by SIGKILL" 137 "${STATUS}"
-}
-
 . "${SHUNIT2}"

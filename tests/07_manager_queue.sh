@@ -27,8 +27,17 @@ test_every_round_is_consistent() {
     assertEquals "rounds whose five lines disagree" "" "${bad}"
 }
 
-# Killed part-way, mid-round: nothing is left running or on disk.
+# Killed part-way, mid-round, with SIGKILL: nothing can clean up in the
+# program itself, yet the manager server notices that its owner is gone
+# (PR_SET_PDEATHSIG), removes its socket and directory, and exits; the
+# writer and reader go with their parent.  Nothing is left running or on disk.
 test_killed_part_way_leaves_nothing() {
+    TICK_MS=100 run_killed KILL '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 100 || return
+    assertEquals "killed by SIGKILL" 137 "${STATUS}"
+}
+
+# The same with SIGTERM, the signal a shell's kill sends.
+test_terminated_part_way_leaves_nothing() {
     TICK_MS=100 run_killed TERM '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 100 || return
     assertEquals "ended by SIGTERM" 143 "${STATUS}"
 }

@@ -128,13 +128,19 @@ run_killed() {
         sleep 0.01
         waited=$((waited + 1))
     done
-    if [ -n "${main}" ]; then
-        kill -s "${signal}" ${main} 2>/dev/null
+    local killed=""
+    if [ -n "${main}" ] && grep -Eq -- "${pattern}" "${OUT}"; then
+        kill -s "${signal}" ${main} 2>/dev/null && killed=yes
     fi
     wait "${sup}"
     STATUS=$?
-    LAST_CMD="${LAST_CMD} (sent SIG${signal} after /${pattern}/)"
-    run_end
+    LAST_CMD="${LAST_CMD} (to get SIG${signal} after /${pattern}/)"
+    run_end || return
+    if [ -z "${killed}" ]; then
+        show_stderr
+        fail "${LAST_CMD}: it ended by itself (exit status ${STATUS}) before printing a line like /${pattern}/, so it could not be stopped part-way: see the other failures"
+        return 1
+    fi
 }
 
 run_begin() {

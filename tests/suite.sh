@@ -18,12 +18,14 @@ for dir in lessons/[0-9][0-9]_*/; do
     ALL_LESSONS+=("$(basename "${dir}")")
 done
 
-# The lessons to work on: all, or the one LESSON names (02 or 02_threads_mutex).
+# The lessons to work on: all, or the one LESSON names (2, 02 or
+# 02_threads_mutex).
 select_lessons() {
     LESSONS=()
-    local l
+    local l want=${LESSON:-}
+    case ${want} in [1-9]) want=0${want} ;; esac
     for l in "${ALL_LESSONS[@]}"; do
-        case ${LESSON:-} in
+        case ${want} in
             "" | "${l}" | "${l%%_*}") LESSONS+=("${l}") ;;
         esac
     done
@@ -32,6 +34,16 @@ select_lessons() {
         printf '  %s\n' "${ALL_LESSONS[@]}" >&2
         exit 2
     fi
+}
+
+# The tree WHICH names: solutions (the default) or lessons (the exercises).
+tree_of_which() {
+    case ${WHICH:-solution} in
+        solution | solutions) echo solutions ;;
+        exercise | exercises | lessons) echo lessons ;;
+        *) echo "WHICH must be 'solution' or 'exercise', not '${WHICH}'" >&2
+           exit 2 ;;
+    esac
 }
 
 # title 02_threads_mutex -> "Lesson 02: threads with a mutex", the first
@@ -71,15 +83,15 @@ show_log() {
         -e '^OK' -e '^FAILED (' -e 'returned non-zero return code' "${TEST_LOG}" | sed 's/^/    /'
 }
 
-# The "## Hints" section of a lesson's README.
+# The "## Hints" section of a lesson's README, without blank lines around.
 hint_of() {
     awk '/^## /{on = ($0 ~ /^## Hints/); next} on' "lessons/$1/README.md" |
-        sed -e '/./,$!d' | sed 's/^/    /'
+        sed -e '/./,$!d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' | sed 's/^/    /'
 }
 
 # The files a learner edits in a lesson.
 exercise_files() {
-    ls lessons/"$1"/*.c 2>/dev/null | tr '\n' ' '
+    echo $(ls lessons/"$1"/*.c 2>/dev/null)
 }
 
 # Build one lesson's exercise programs; compiler errors go to the screen.
@@ -136,7 +148,11 @@ cmd_check() {
             done=$((done + 1))
             continue
         fi
-        echo "  [next] $(title "${l}")   <- you are here"
+        if [ -n "${LESSON:-}" ]; then
+            echo "  [checking] $(title "${l}")"
+        else
+            echo "  [next] $(title "${l}")   <- you are here"
+        fi
         echo
         echo "  The test of your exercise says:"
         show_log
@@ -194,9 +210,9 @@ lesson_runs() {
 
 cmd_run() {
     select_lessons
-    local tree=solutions l line rc=0 supervise
+    local tree l line rc=0 supervise
+    tree=$(tree_of_which) || exit 2
     supervise=$(cd "${BUILD}/tools" && pwd)/supervise
-    case ${WHICH:-solution} in exercise | exercises | lessons) tree=lessons ;; esac
     [ -n "${TICK_MS:-}" ] && export TICK_MS || unset TICK_MS
     for l in "${LESSONS[@]}"; do
         echo

@@ -25,7 +25,10 @@
 /* d = {'x': 0} and lock = threading.Lock(): one copy, shared by all threads. */
 struct state {
     pthread_mutex_t lock;
-    int x;
+    /* volatile: every x = i + 1 is a real read and a real write, as in the
+     * story, instead of the compiler adding N in one go.  It makes nothing
+     * atomic and orders nothing: that is the mutex's job. */
+    volatile int x;
 };
 
 static struct state d = { PTHREAD_MUTEX_INITIALIZER, 0 };
