@@ -3,6 +3,7 @@
 #include "manager.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -67,6 +68,7 @@ struct client {
     uint8_t *out;           /* one reply, being sent */
     size_t out_len, out_sent;
     bool closing;           /* close once the reply is out */
+    bool half_closed;       /* the peer will send no more; answer, then close */
     uint8_t parked;         /* 0, or waiting in MGR_OP_QUEUE_GET / _PUT */
     uint32_t park_queue;    /* ... on this queue */
     struct mgr_value park_item; /* ... a put's item, while the queue is full */
@@ -76,6 +78,7 @@ struct client {
 
 struct server {
     int listen_fd, signal_fd;
+    int spare_fd;           /* kept open to refuse a client when out of fds */
     bool stopping;
     struct object objects[MGR_MAX_OBJECTS + 1]; /* id 1..count; 0 is no object */
     uint32_t object_count;
@@ -392,7 +395,7 @@ static void execute(struct server *s, struct client *c, const struct mgr_request
  * looked at only when the reply to this one is out and it is not parked. */
 static void handle_input(struct server *s, struct client *c)
 {
-    while (c->fd != -1 && !c->parked && c->out_len == 0 && c->in_len >= 4) {
+    while (c->fd != -1 && !s->stopping && !c->parked && c->out_len == 0 && c->in_len >= 4) {
         uint32_t n = (uint32_t)c->in[0] << 24 | (uint32_t)c->in[1] << 16 |
                      (uint32_t)c->in[2] << 8 | c->in[3];
         if (n == 0 || n > MGR_FRAME_MAX) {
@@ -437,6 +440,16 @@ static void read_client(struct server *s, struct client *c)
 static void accept_client(struct server *s)
 {
     int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd == -1 && (errno == EMFILE || errno == ENFILE) && s->spare_fd != -1) {
+        /* Out of descriptors: the connection would stay pending and poll
+         * would wake us again at once.  Free the spare, take it, drop it. */
+        close(s->spare_fd);
+        fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd != -1)
+            close(fd);
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return;
+    }
     if (fd == -1)
         return; /* e.g. the peer already left; nothing to do */
 
@@ -472,10 +485,12 @@ static void accept_client(struct server *s)
 }
 
 /* Answer "Empty" to every parked get whose time is up; returns the time in
- * ms until the next deadline (-1: none). */
+ * ms until the next deadline (-1: none, 0: someone was answered and may
+ * have more frames waiting). */
 static int expire_parked(struct server *s)
 {
     long long now = now_ms(), next = -1;
+    bool answered = false;
     for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
         struct client *c = &s->clients[k];
         if (c->fd == -1 || !c->parked || c->park_until < 0)
@@ -484,35 +499,42 @@ static int expire_parked(struct server *s)
             c->parked = 0;
             reply_error(c, MGR_E_EMPTY, "nothing arrived on the queue in time");
             flush_reply(c);
+            answered = true;
         } else if (next < 0 || c->park_until - now < next) {
             next = c->park_until - now;
         }
     }
-    return (int)next;
+    return answered ? 0 : (int)next;
 }
 
 static void serve(struct server *s)
 {
     struct pollfd fds[2 + MGR_MAX_CLIENTS];
     while (!s->stopping) {
-        int timeout = expire_parked(s);
         /* A client whose input was held back (by a reply or a parking) may
-         * have whole frames waiting: look at them before sleeping. */
-        for (int k = 0; k < MGR_MAX_CLIENTS; k++)
-            if (s->clients[k].fd != -1)
-                handle_input(s, &s->clients[k]);
+         * have whole frames waiting: look at them before sleeping.  A
+         * half-closed client with nothing left to answer is done. */
+        for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
+            struct client *c = &s->clients[k];
+            if (c->fd != -1)
+                handle_input(s, c);
+            if (c->fd != -1 && c->half_closed && c->out_len == 0)
+                close_client(c);
+        }
         if (s->stopping)
             break;
+        /* Only now: a get parked just above has its deadline counted too. */
+        int timeout = expire_parked(s);
 
         int n = 0;
         fds[n++] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
         fds[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
         for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
             struct client *c = &s->clients[k];
-            short events = POLLRDHUP; /* a peer that hangs up is always news */
+            short events = c->half_closed ? 0 : POLLRDHUP; /* hanging up is news */
             if (c->out_len > 0)
                 events |= POLLOUT;
-            else if (!c->parked)
+            else if (!c->parked && !c->half_closed)
                 events |= POLLIN;
             fds[n++] = (struct pollfd){ .fd = c->fd, .events = events }; /* -1: skipped */
         }
@@ -534,8 +556,12 @@ static void serve(struct server *s)
                 flush_reply(c);
             if (c->fd != -1 && (rev & POLLIN))
                 read_client(s, c);
-            else if (c->fd != -1 && (rev & (POLLHUP | POLLERR | POLLRDHUP)) && !(rev & POLLIN))
-                close_client(c);
+            if (c->fd == -1)
+                continue;
+            if (rev & (POLLHUP | POLLERR))
+                close_client(c); /* gone both ways */
+            else if ((rev & POLLRDHUP) && !(rev & POLLIN))
+                c->half_closed = true; /* no more requests; still answer */
         }
     }
 }
@@ -554,8 +580,20 @@ static _Noreturn void run_server(int listen_fd, pid_t parent, const struct mgr *
      * before this line, our parent is already someone else. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 
+    /* Close every descriptor inherited from the program but stdin, stdout,
+     * stderr and the listening socket: a client connection or a pipe end
+     * of the program's, held open here, would hide its hang-up. */
+    if (listen_fd >= 3) {
+        if (listen_fd > 3)
+            close_range(3, (unsigned)listen_fd - 1, 0);
+        close_range((unsigned)listen_fd + 1, ~0U, 0);
+    } else {
+        close_range(3, ~0U, 0);
+    }
+
     static struct server s; /* large; one per server process */
     s.listen_fd = listen_fd;
+    s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
     for (int k = 0; k < MGR_MAX_CLIENTS; k++)
         s.clients[k].fd = -1;
@@ -609,9 +647,20 @@ int mgr_start(struct mgr *m)
 
     /* Listening before the fork: when mgr_start returns, a connect() is
      * queued by the kernel even if the server has not reached poll() yet. */
+    /* The server blocks SIGTERM, SIGINT and SIGHUP to take them in its
+     * loop; block them across fork() too, so that a Ctrl-C in between
+     * cannot kill it before it has, leaving the socket behind. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop, &old);
     pid_t parent = getpid();
     fflush(stdout);
     m->pid = fork();
+    if (m->pid != 0)
+        sigprocmask(SIG_SETMASK, &old, NULL);
     if (m->pid == -1) {
         int en = errno;
         close(fd);

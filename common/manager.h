@@ -40,7 +40,9 @@ struct mgr {
 };
 
 /* Start a server, a child of the calling process, with its socket in a new
- * directory under $TMPDIR (or /tmp).  Returns 0 when the server is ready to
+ * directory under $TMPDIR (or /tmp).  Call it from the main thread: the
+ * server goes when the thread that started it ends (PR_SET_PDEATHSIG
+ * watches the thread, not the process).  Returns 0 when the server is ready to
  * accept connections, or -1 (mgr_error() says why; nothing is left behind).
  * Never exits. */
 int mgr_start(struct mgr *m);

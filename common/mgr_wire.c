@@ -62,12 +62,14 @@ static void format_double(double d, char *buf, size_t size)
 
 char *mgr_format_value(const struct mgr_value *v, char *buf, size_t size)
 {
+    char digits[40]; /* room for any double; then cut to the caller's size */
     switch (v->type) {
     case MGR_INT:
         snprintf(buf, size, "%lld", (long long)v->as.i);
         break;
     case MGR_DOUBLE:
-        format_double(v->as.d, buf, size);
+        format_double(v->as.d, digits, sizeof digits);
+        snprintf(buf, size, "%s", digits);
         break;
     case MGR_STR:
         snprintf(buf, size, "'%s'", v->as.s);

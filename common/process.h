@@ -15,7 +15,8 @@ typedef void (*process_body)(void *arg);
  * with _exit(0).  Returns the child's pid to the parent.  Ends the process
  * if fork() fails.  The child is killed if its parent dies first
  * (PR_SET_PDEATHSIG), like a Python daemon process: a program killed
- * part-way leaves no orphan behind. */
+ * part-way leaves no orphan behind.  (Strictly, when the parent *thread*
+ * ends: start processes from the main thread.) */
 pid_t process_start(const char *name, process_body body, void *arg);
 
 /* Wait for the child `pid` and return its exit status, or 128 + the signal

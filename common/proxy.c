@@ -2,6 +2,8 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +26,14 @@ void proxy_disconnect(void)
     conn.fd = -1;
 }
 
+/* In a child made by fork(), the parent's connection is not ours: close our
+ * copy at once, not at our first call.  Held open by a child that never
+ * calls, it would keep the server from seeing the parent hang up. */
+static void forget_parents_connection(void)
+{
+    proxy_disconnect();
+}
+
 /* The connection to address for this process, made if need be. */
 static int connection(const char *address)
 {
@@ -32,6 +42,13 @@ static int connection(const char *address)
     /* Another process's socket (we are a fork()ed child), or another
      * server's: closing our copy does not touch the original. */
     proxy_disconnect();
+    static bool registered;
+    if (!registered) {
+        int s = pthread_atfork(NULL, NULL, forget_parents_connection);
+        if (s != 0)
+            return mgr_fail("pthread_atfork: %s", strerror(s));
+        registered = true;
+    }
 
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", address);
@@ -62,8 +79,18 @@ static int call(const char *address, const struct mgr_request *req, struct mgr_r
     if (fd == -1)
         return -1;
     long got;
-    if (mgr_write_all(fd, frame, n) == -1 ||
-        (got = mgr_read_frame(fd, frame, sizeof frame)) == -1) {
+    if (mgr_write_all(fd, frame, n) == -1) {
+        /* A server that refused us ("too many connections") has sent why
+         * and closed: read that before saying "Broken pipe". */
+        char why[256];
+        snprintf(why, sizeof why, "%s", mgr_error());
+        got = mgr_read_frame(fd, frame, sizeof frame);
+        if (got == -1 || mgr_decode_reply(frame + 4, (size_t)got, reply, why, 0) == -1 ||
+            reply->ok) {
+            proxy_disconnect();
+            return mgr_fail("%s", why);
+        }
+    } else if ((got = mgr_read_frame(fd, frame, sizeof frame)) == -1) {
         proxy_disconnect();
         return -1;
     }
@@ -72,8 +99,11 @@ static int call(const char *address, const struct mgr_request *req, struct mgr_r
         proxy_disconnect();
         return mgr_fail("bad reply from the manager: %s", why);
     }
-    if (!reply->ok)
+    if (!reply->ok) {
+        if (reply->errcode == MGR_E_BAD_REQUEST)
+            proxy_disconnect(); /* the server may have closed it */
         return mgr_fail("%s: %s", mgr_errname(reply->errcode), reply->message);
+    }
     return 0;
 }
 
@@ -206,6 +236,8 @@ int proxy_dict_set(const struct proxy *p, const char *key, struct mgr_value v)
 
 int proxy_dict_get(const struct proxy *p, const char *key, struct mgr_value *out)
 {
+    if (strlen(key) >= MGR_STR_MAX)
+        return mgr_fail("a key has at most %d bytes", MGR_STR_MAX - 1);
     snprintf(new_request(MGR_OP_DICT_GET)->key, sizeof req.key, "%s", key);
     return call_value(p, &req, out);
 }

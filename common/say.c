@@ -1,6 +1,7 @@
 /* say.c - see say.h. */
 #include "say.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,8 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
     fflush(stdout);
     for (size_t done = 0; done < n;) {
         ssize_t w = write(STDOUT_FILENO, line + done, n - done);
+        if (w == -1 && errno == EINTR)
+            continue;
         if (w == -1)
             err_exit("write to stdout");
         done += (size_t)w;

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,9 +52,39 @@ static void raw_send(int fd, const void *bytes, size_t n)
         fatal("%s", mgr_error());
 }
 
+/* Read exactly n bytes, waiting at most 5 s for each piece: 0, or -1 on
+ * end of file, error or time-out.  Unlike mgr_read_frame(), never reads
+ * past what it was asked for, so pipelined replies come one at a time. */
+static int read_exactly(int fd, uint8_t *buf, size_t n)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    while (n > 0) {
+        if (poll(&p, 1, 5000) != 1)
+            return -1;
+        ssize_t r = read(fd, buf, n);
+        if (r <= 0)
+            return -1;
+        buf += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* One reply frame from fd; its payload's length, or -1. */
+static long read_one_frame(int fd, uint8_t *frame)
+{
+    if (read_exactly(fd, frame, 4) == -1)
+        return -1;
+    uint32_t n = (uint32_t)frame[0] << 24 | (uint32_t)frame[1] << 16 |
+                 (uint32_t)frame[2] << 8 | frame[3];
+    if (n == 0 || n > MGR_FRAME_MAX || read_exactly(fd, frame + 4, n) == -1)
+        return -1;
+    return (long)n;
+}
+
 /* What came back on fd within 5 s: "Name: message", "ok", or "no reply,
  * connection closed"; then whether the connection was closed after it. */
-static void describe_answer(int fd, char *text, size_t size)
+static void describe_reply(int fd, char *text, size_t size, bool check_open)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
     if (poll(&p, 1, 5000) != 1) {
@@ -63,7 +94,7 @@ static void describe_answer(int fd, char *text, size_t size)
     static uint8_t frame[4 + MGR_FRAME_MAX];
     static struct mgr_reply reply;
     char why[128];
-    long n = mgr_read_frame(fd, frame, sizeof frame);
+    long n = read_one_frame(fd, frame);
     if (n == -1) {
         snprintf(text, size, "no reply, connection closed");
         return;
@@ -77,13 +108,20 @@ static void describe_answer(int fd, char *text, size_t size)
         snprintf(text, size, "ok");
     else
         snprintf(text, size, "%s: %s", mgr_errname(reply.errcode), reply.message);
+    if (!check_open)
+        return;
     /* Still open after the reply?  A ping on it is answered; a closed one
      * gives end of file (or EPIPE). */
     struct mgr_request ping = { .op = MGR_OP_PING };
     size_t len = mgr_encode_request(&ping, frame, sizeof frame);
-    if (mgr_write_all(fd, frame, len) == -1 || poll(&p, 1, 5000) != 1 ||
-        mgr_read_frame(fd, frame, sizeof frame) == -1)
+    if (mgr_write_all(fd, frame, len) == -1 || read_one_frame(fd, frame) == -1)
         strncat(text, "; connection closed", size - strlen(text) - 1);
+}
+
+/* A single request's answer, and whether the connection stayed open. */
+static void describe_answer(int fd, char *text, size_t size)
+{
+    describe_reply(fd, text, size, true);
 }
 
 /* The stored data is still there and the server answers: the line ends
@@ -240,6 +278,53 @@ static void probe_put_on_a_full_queue(void)
     check_intact("a put on a full queue", answer);
 }
 
+/* Two gets in one write: the first waits for ever, the second 50 ms.  One
+ * item serves the first; the second must still end in Empty - its deadline
+ * counts although it was parked while handling input, not after a poll. */
+static void probe_pipelined_gets(void)
+{
+    int fd = raw_connect();
+    struct mgr_request r = { .op = MGR_OP_QUEUE_GET, .id = queue.id, .timeout_ms = -1 };
+    static uint8_t frames[128];
+    size_t n = mgr_encode_request(&r, frames, sizeof frames);
+    r.timeout_ms = 50;
+    n += mgr_encode_request(&r, frames + n, sizeof frames - n);
+    raw_send(fd, frames, n);
+    proxy_must(proxy_queue_put(&queue, mgr_int(9)));
+    char first[128], second[128], answer[300];
+    describe_reply(fd, first, sizeof first, false);
+    describe_reply(fd, second, sizeof second, false);
+    close(fd);
+    snprintf(answer, sizeof answer, "the first %s; the second: %s", first, second);
+    check_intact("two gets in one write", answer);
+}
+
+/* A client sends 40 requests for a long list - more answer than a socket
+ * buffer holds - and shuts its side down (SHUT_WR): it will send no more,
+ * but it still reads.  It gets all 40 answers. */
+static void probe_half_close(void)
+{
+    struct proxy list;
+    proxy_must(proxy_create_list(&manager, &list));
+    for (int k = 0; k < MGR_MAX_ITEMS; k++)
+        proxy_must(proxy_list_append(&list, mgr_str("a string as long as a short string may be, to fill the buffer")));
+    int fd = raw_connect();
+    struct mgr_request r = { .op = MGR_OP_ITEMS, .id = list.id };
+    static uint8_t frames[64];
+    size_t one = mgr_encode_request(&r, frames, sizeof frames);
+    for (int k = 0; k < 40; k++)
+        raw_send(fd, frames, one);
+    shutdown(fd, SHUT_WR);
+    static uint8_t frame[4 + MGR_FRAME_MAX];
+    int replies = 0;
+    while (read_one_frame(fd, frame) != -1)
+        replies++;
+    close(fd);
+    char answer[64];
+    snprintf(answer, sizeof answer, "%d replies to 40 requests", replies);
+    check_intact("a client that half-closes", answer);
+}
+
 /* A get with a timeout and nothing to get ends in Empty, on time. */
 static void probe_get_timeout(void)
 {
@@ -334,6 +419,8 @@ int main(int argc, char *argv[])
     probe_killed_while_parked();
     probe_parked_get_blocks_nobody();
     probe_put_on_a_full_queue();
+    probe_pipelined_gets();
+    probe_half_close();
     probe_get_timeout();
     probe_other_user();
 

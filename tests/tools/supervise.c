@@ -28,6 +28,8 @@
  *   123 when it left processes behind (they are killed and reaped);
  *   124 when it ran out of time (everything is killed and reaped);
  *   125 for supervise's own usage errors, 127 when PROGRAM cannot be run.
+ * (A program that itself exits with 123, 124 or 127 is taken for these; no
+ * lesson program does.)
  * What went wrong is said on stderr, in a line starting "supervise:".
  */
 #include <errno.h>
@@ -161,10 +163,16 @@ int main(int argc, char *argv[])
     }
 
     /* SIGCHLD stays blocked and is taken with sigtimedwait(), which makes
-     * "wait for a child or for the deadline" a single call. */
+     * "wait for a child or for the deadline" a single call.  So are the
+     * signals that stop supervise itself (a Ctrl-C, a kill): the program
+     * lives in a process group of its own and would not get them, so
+     * supervise takes everything down before it goes. */
     sigset_t chld, old;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
+    sigaddset(&chld, SIGTERM);
+    sigaddset(&chld, SIGINT);
+    sigaddset(&chld, SIGHUP);
     sigprocmask(SIG_BLOCK, &chld, &old);
 
     pid_t main_pid = fork();
@@ -204,7 +212,12 @@ int main(int argc, char *argv[])
             return TIMED_OUT;
         }
         struct timespec ts = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
-        sigtimedwait(&chld, NULL, &ts);
+        int sig = sigtimedwait(&chld, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+            kill_and_reap_all(main_pid);
+            fprintf(stderr, "supervise: stopped by signal %d; %s was killed\n", sig, argv[2]);
+            return 128 + sig;
+        }
     }
 
     /* The program has ended.  Anything that is still our child now was left
