@@ -68,7 +68,7 @@ struct client {
     uint8_t *out;           /* one reply, being sent */
     size_t out_len, out_sent;
     bool closing;           /* close once the reply is out */
-    bool half_closed;       /* the peer will send no more; answer, then close */
+    bool half_closed;       /* read end of file: answer what came, then close */
     uint8_t parked;         /* 0, or waiting in MGR_OP_QUEUE_GET / _PUT */
     uint32_t park_queue;    /* ... on this queue */
     struct mgr_value park_item; /* ... a put's item, while the queue is full */
@@ -223,12 +223,14 @@ static void dict_set(struct object *o, struct client *c, const struct mgr_reques
     reply_items(c, NULL, 0);
 }
 
-/* Has the peer hung up?  Asked without waiting, just before an item is
- * handed to a parked client: given to a dead one, it would be lost. */
+/* Has the peer gone - closed its socket, or died?  Asked without waiting,
+ * just before an item is handed to a parked client: given to a dead one, it
+ * would be lost.  (A peer that only shut down its sending side, SHUT_WR,
+ * still reads: poll reports POLLHUP only when both directions are shut.) */
 static bool peer_gone(int fd)
 {
-    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    struct pollfd p = { .fd = fd, .events = 0 };
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
 /* The client parked longest in `op` on queue `id`, or NULL.  One whose
@@ -427,10 +429,12 @@ static void handle_input(struct server *s, struct client *c)
 static void read_client(struct server *s, struct client *c)
 {
     ssize_t r = recv(c->fd, c->in + c->in_len, BUFFER_SIZE - c->in_len, MSG_DONTWAIT);
-    if (r == 0 || (r == -1 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+    if (r == -1 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
         close_client(c); /* gone, even mid-request: only its connection is lost */
         return;
     }
+    if (r == 0)
+        c->half_closed = true; /* no more requests: answer the whole ones */
     if (r > 0)
         c->in_len += (size_t)r;
     handle_input(s, c);
@@ -518,8 +522,8 @@ static void serve(struct server *s)
             struct client *c = &s->clients[k];
             if (c->fd != -1)
                 handle_input(s, c);
-            if (c->fd != -1 && c->half_closed && c->out_len == 0)
-                close_client(c);
+            if (c->fd != -1 && c->half_closed && c->out_len == 0 && !c->parked)
+                close_client(c); /* every whole request answered */
         }
         if (s->stopping)
             break;
@@ -531,11 +535,12 @@ static void serve(struct server *s)
         fds[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
         for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
             struct client *c = &s->clients[k];
-            short events = c->half_closed ? 0 : POLLRDHUP; /* hanging up is news */
+            /* POLLHUP and POLLERR, a peer gone, come whatever is asked. */
+            short events = 0;
             if (c->out_len > 0)
-                events |= POLLOUT;
+                events = POLLOUT;
             else if (!c->parked && !c->half_closed)
-                events |= POLLIN;
+                events = POLLIN;
             fds[n++] = (struct pollfd){ .fd = c->fd, .events = events }; /* -1: skipped */
         }
         if (poll(fds, (nfds_t)n, timeout) == -1) {
@@ -558,10 +563,8 @@ static void serve(struct server *s)
                 read_client(s, c);
             if (c->fd == -1)
                 continue;
-            if (rev & (POLLHUP | POLLERR))
-                close_client(c); /* gone both ways */
-            else if ((rev & POLLRDHUP) && !(rev & POLLIN))
-                c->half_closed = true; /* no more requests; still answer */
+            if ((rev & (POLLHUP | POLLERR)) && !(rev & POLLIN))
+                close_client(c); /* gone both ways, nothing left to read */
         }
     }
 }
