@@ -57,6 +57,7 @@ oneTimeSetUp() {
     OUT=${SHUNIT_TMPDIR}/stdout
     ERR=${SHUNIT_TMPDIR}/stderr
     RUN_TMP=${SHUNIT_TMPDIR}/run-tmp
+    REPORT=${SHUNIT_TMPDIR}/report
     if [ ! -x "${SUPERVISE}" ]; then
         echo "lib.sh: ${SUPERVISE} is missing: run 'make' first" >&2
         exit 2
@@ -105,7 +106,7 @@ expect_shm_left() {
 # whatever it left is removed, so one bad run never spoils the next.
 run_cmd() {
     run_begin "$@"
-    TMPDIR=${RUN_TMP} "${SUPERVISE}" "${PROGRAM_TIMEOUT}" "$@" >"${OUT}" 2>"${ERR}"
+    TMPDIR=${RUN_TMP} SUPERVISE_REPORT=${REPORT} "${SUPERVISE}" "${PROGRAM_TIMEOUT}" "$@" >"${OUT}" 2>"${ERR}"
     STATUS=$?
     run_end
 }
@@ -118,7 +119,7 @@ run_killed() {
     local signal=$1 pattern=$2 main="" waited=0
     shift 2
     run_begin "$@"
-    TMPDIR=${RUN_TMP} "${SUPERVISE}" "${PROGRAM_TIMEOUT}" "$@" >"${OUT}" 2>"${ERR}" &
+    TMPDIR=${RUN_TMP} SUPERVISE_REPORT=${REPORT} "${SUPERVISE}" "${PROGRAM_TIMEOUT}" "$@" >"${OUT}" 2>"${ERR}" &
     local sup=$!
     # Wait - for a condition, with a deadline - until the program is running
     # and has printed the line; this orders nothing, it only lets it start.
@@ -146,12 +147,22 @@ run_killed() {
 
 run_begin() {
     LAST_CMD="${1##*/}${2:+ ${*:2}}"
+    rm -f "${REPORT}"
+    CPU_MS="" WALL_MS=""
     SHM_BEFORE=$(shm_entries)
     rm -rf "${RUN_TMP}" && mkdir -p "${RUN_TMP}"
 }
 
+# After each run, CPU_MS and WALL_MS hold what it cost (supervise's report):
+# the CPU time of every process of the run that was waited for, and the
+# program's wall-clock time, in milliseconds.  A test can catch polling or
+# spinning with them ("used 900 ms of CPU while it should sleep").
 run_end() {
     local problems="" left
+    if [ -f "${REPORT}" ]; then
+        CPU_MS=$(sed -n 's/^cpu_ms //p' "${REPORT}")
+        WALL_MS=$(sed -n 's/^wall_ms //p' "${REPORT}")
+    fi
     case ${STATUS} in
         124) problems="${problems}
   ${LAST_CMD} timed out after ${PROGRAM_TIMEOUT} s: a deadlock, or a child that never exited" ;;

@@ -31,6 +31,13 @@
  * (A program that itself exits with 123, 124 or 127 is taken for these; no
  * lesson program does.)
  * What went wrong is said on stderr, in a line starting "supervise:".
+ *
+ * With SUPERVISE_REPORT=FILE in the environment, supervise also writes what
+ * the run cost to FILE, as "name value" lines a test can read:
+ *   cpu_ms N    CPU time (user + system) of every process of the run that
+ *               was waited for - the program, and the children it or
+ *               supervise reaped (getrusage(2), RUSAGE_CHILDREN)
+ *   wall_ms N   time from the start to the end of the program
  */
 #include <errno.h>
 #include <limits.h>
@@ -39,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -144,6 +152,27 @@ static int kill_and_reap_all(pid_t group)
     }
 }
 
+/* Write the SUPERVISE_REPORT file, if one is asked for (see the top). */
+static void write_report(double started)
+{
+    const char *path = getenv("SUPERVISE_REPORT");
+    if (path == NULL || *path == '\0')
+        return;
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) == -1)
+        return;
+    long cpu_ms = (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                  (long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "supervise: cannot write %s: %s\n", path, strerror(errno));
+        return;
+    }
+    fprintf(f, "cpu_ms %ld\nwall_ms %ld\n", cpu_ms,
+            (long)((now_seconds() - started) * 1000));
+    fclose(f);
+}
+
 int main(int argc, char *argv[])
 {
     if (argc < 3) {
@@ -189,7 +218,7 @@ int main(int argc, char *argv[])
     }
     setpgid(main_pid, main_pid); /* also here: whichever runs first wins */
 
-    double deadline = now_seconds() + limit;
+    double started = now_seconds(), deadline = started + limit;
     int main_status = 0, unreaped = 0;
     for (;;) {
         int status, left_behind;
@@ -205,6 +234,7 @@ int main(int argc, char *argv[])
         double left = deadline - now_seconds();
         if (left <= 0) {
             int killed = kill_and_reap_all(main_pid);
+            write_report(started);
             fprintf(stderr,
                     "supervise: timed out after %s s: a deadlock, or a child "
                     "that never exited (%s and %d process(es) killed)\n",
@@ -245,6 +275,7 @@ int main(int argc, char *argv[])
     if (running > 0)
         fprintf(stderr, "supervise: %s left %d process(es) still running "
                 "(orphans); they were killed\n", argv[2], running);
+    write_report(started);
     if (unreaped > 0 || running > 0)
         return LEFT_BEHIND;
 
