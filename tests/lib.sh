@@ -99,6 +99,11 @@ expect_shm_left() {
     "$@"
 }
 
+# TIMEOUT_CAUSE: a test that runs a program which could hang sets it first
+# to a sentence naming the likely cause ("is the lock ever unlocked?"); a
+# run that times out says it instead of the generic cause.
+TIMEOUT_CAUSE=
+
 # run_cmd PATH [ARG...]: run a program under supervise, with stdout in
 # ${OUT}, stderr in ${ERR} and the exit status in ${STATUS}; TMPDIR points
 # at an empty scratch folder.  Fails the test (and returns 1) if the program
@@ -165,7 +170,7 @@ run_end() {
     fi
     case ${STATUS} in
         124) problems="${problems}
-  ${LAST_CMD} timed out after ${PROGRAM_TIMEOUT} s: a deadlock, or a child that never exited" ;;
+  ${LAST_CMD} timed out after ${PROGRAM_TIMEOUT} s: ${TIMEOUT_CAUSE:-a deadlock, or a child that never exited}" ;;
         123) problems="${problems}
   ${LAST_CMD} left processes behind: every child must be waited for (waitpid)" ;;
         127) problems="${problems}
