@@ -77,6 +77,9 @@ struct client {
     struct mgr_value park_item; /* ... a put's item, while the queue is full */
     long long park_until;   /* ... until this time in ms (-1: for ever) */
     unsigned long park_seq; /* ... since this many parkings: first come first served */
+    long long stall_since;  /* waiting for the rest of a frame since (ms; 0: not) */
+    long long out_since;    /* a reply waiting for room in the socket since */
+    long long last_active;  /* last byte read or reply sent: the idlest goes first */
 };
 
 struct server {
@@ -119,8 +122,11 @@ static void flush_reply(struct client *c)
         if (w == -1) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (c->out_since == 0)
+                    c->out_since = now_ms(); /* the client is not reading */
                 return; /* poll says when to go on */
+            }
             c->closing = true;
             c->out_sent = c->out_len;
             break;
@@ -128,6 +134,8 @@ static void flush_reply(struct client *c)
         c->out_sent += (size_t)w;
     }
     c->out_len = c->out_sent = 0;
+    c->out_since = 0;
+    c->last_active = now_ms();
     if (c->closing)
         close_client(c);
 }
@@ -403,9 +411,25 @@ static void execute(struct server *s, struct client *c, const struct mgr_request
 
 /* ============================================================ the loop */
 
+static void handle_frames(struct server *s, struct client *c);
+
 /* Handle every whole frame the client has sent, one at a time: the next is
- * looked at only when the reply to this one is out and it is not parked. */
+ * looked at only when the reply to this one is out and it is not parked.
+ * A frame begun and not finished starts the client's stall clock. */
 static void handle_input(struct server *s, struct client *c)
+{
+    handle_frames(s, c);
+    /* Part of a frame, and we are waiting for the rest: its clock runs. */
+    if (c->fd != -1 && c->in_len > 0 && !c->parked && c->out_len == 0) {
+        if (c->stall_since == 0)
+            c->stall_since = now_ms();
+    } else {
+        c->stall_since = 0;
+    }
+}
+
+/* handle_input() without the stall clock. */
+static void handle_frames(struct server *s, struct client *c)
 {
     while (c->fd != -1 && !s->stopping && !c->parked && c->out_len == 0 && c->in_len >= 4) {
         uint32_t n = (uint32_t)c->in[0] << 24 | (uint32_t)c->in[1] << 16 |
@@ -429,6 +453,7 @@ static void handle_input(struct server *s, struct client *c)
             execute(s, c, &s->request);
         c->in_len -= 4 + (size_t)n;
         memmove(c->in, c->in + 4 + n, c->in_len);
+        c->stall_since = 0; /* a whole frame came: the next one's clock starts */
         if (c->out_len > 0)
             flush_reply(c);
         else if (c->closing)
@@ -445,9 +470,49 @@ static void read_client(struct server *s, struct client *c)
     }
     if (r == 0)
         c->half_closed = true; /* no more requests: answer the whole ones */
-    if (r > 0)
+    if (r > 0) {
         c->in_len += (size_t)r;
+        c->last_active = now_ms();
+    }
     handle_input(s, c);
+}
+
+/* Is there something to read on fd (a request, or its end of file)? */
+static bool readable(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, 0) == 1;
+}
+
+/* The table is full: close the connection whose frame or reply has been
+ * stalled longest; or else the one idle longest (no request in progress),
+ * preferring one with nothing unread in its socket.  A request that came
+ * in unread since the last poll is lost with its connection, and the
+ * client sees ECONNRESET before any reply: the proxy then sends it again
+ * on a new connection (proxy.h).  A parked get or put is never closed.
+ * Returns the freed slot, or NULL if every connection is parked. */
+static struct client *make_room(struct server *s)
+{
+    struct client *stalled = NULL, *idle = NULL, *busy_idle = NULL;
+    long long stalled_since = 0;
+    for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
+        struct client *c = &s->clients[k];
+        long long since = c->stall_since ? c->stall_since : c->out_since;
+        if (c->fd == -1 || c->parked)
+            continue;
+        if (since != 0) {
+            if (stalled == NULL || since < stalled_since)
+                stalled = c, stalled_since = since;
+        } else if (c->in_len == 0 && c->out_len == 0) {
+            struct client **best = readable(c->fd) ? &busy_idle : &idle;
+            if (*best == NULL || c->last_active < (*best)->last_active)
+                *best = c;
+        }
+    }
+    struct client *victim = stalled != NULL ? stalled : idle != NULL ? idle : busy_idle;
+    if (victim != NULL)
+        close_client(victim);
+    return victim;
 }
 
 /* Take a new connection, if it is from our own user and there is room. */
@@ -477,7 +542,7 @@ static void accept_client(struct server *s)
     for (int k = 0; k < MGR_MAX_CLIENTS && c == NULL; k++)
         if (s->clients[k].fd == -1)
             c = &s->clients[k];
-    if (refusal == NULL && c == NULL)
+    if (refusal == NULL && c == NULL && (c = make_room(s)) == NULL)
         refusal = "too many connections";
     if (refusal == NULL) {
         c->in = malloc(BUFFER_SIZE);
@@ -497,6 +562,7 @@ static void accept_client(struct server *s)
     }
     c->fd = fd;
     c->peer_pid = peer.pid;
+    c->last_active = now_ms();
 }
 
 /* Answer "Empty" to every parked get whose time is up; returns the time in
@@ -522,6 +588,26 @@ static int expire_parked(struct server *s)
     return answered ? 0 : (int)next;
 }
 
+/* Close every connection whose frame or reply has been stalled for the
+ * frame timeout; returns the time in ms until the next such deadline
+ * (-1: none). */
+static int expire_stalled(struct server *s)
+{
+    long long now = now_ms(), next = -1;
+    for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
+        struct client *c = &s->clients[k];
+        long long since = c->stall_since ? c->stall_since : c->out_since;
+        if (c->fd == -1 || since == 0)
+            continue;
+        long long left = since + s->frame_timeout_ms - now;
+        if (left <= 0)
+            close_client(c); /* no reply: it is not reading, or mid-frame */
+        else if (next < 0 || left < next)
+            next = left;
+    }
+    return (int)next;
+}
+
 static void serve(struct server *s)
 {
     struct pollfd fds[2 + MGR_MAX_CLIENTS];
@@ -539,7 +625,9 @@ static void serve(struct server *s)
         if (s->stopping)
             break;
         /* Only now: a get parked just above has its deadline counted too. */
-        int timeout = expire_parked(s);
+        int timeout = expire_parked(s), stall = expire_stalled(s);
+        if (timeout < 0 || (stall >= 0 && stall < timeout))
+            timeout = stall;
 
         int n = 0;
         fds[n++] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
@@ -561,8 +649,6 @@ static void serve(struct server *s)
         }
         if (fds[0].revents & POLLIN)
             return; /* SIGTERM, SIGINT or SIGHUP: the program is going away */
-        if (fds[1].revents & POLLIN)
-            accept_client(s);
         for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
             struct client *c = &s->clients[k];
             short rev = fds[2 + k].revents;
@@ -577,6 +663,11 @@ static void serve(struct server *s)
             if ((rev & (POLLHUP | POLLERR)) && !(rev & POLLIN))
                 close_client(c); /* gone both ways, nothing left to read */
         }
+        /* Accept after reading: a newcomer that finds the table full is
+         * given the slot of a stalled or idle client, and what the others
+         * sent has been seen by then. */
+        if (fds[1].revents & POLLIN)
+            accept_client(s);
     }
 }
 
@@ -1113,7 +1204,10 @@ int mgr_shutdown(struct mgr *m)
     int rc = ask_to_stop(m, until);
     char why[256];
     snprintf(why, sizeof why, "%s", rc == -1 ? mgr_error() : "");
-    /* The exit pipe reads end of file once the server side has exited. */
+    /* The exit pipe reads end of file once the server side has exited.
+     * One that said "ok" is on its way out: it gets its own deadline. */
+    if (rc == 0)
+        until = now_ms() + ms;
     char byte;
     bool gone = false;
     while (!gone && readable_by(m->exit_fd, until)) {
