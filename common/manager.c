@@ -36,6 +36,7 @@ struct object {
     struct mgr_value value; /* values */
 };
 
+/* The Python name of an object kind, for error messages.  Never NULL. */
 static const char *kind_name(enum mgr_kind kind)
 {
     switch (kind) {
@@ -80,6 +81,7 @@ struct client {
     long long stall_since;  /* waiting for the rest of a frame since (ms; 0: not) */
     long long out_since;    /* a reply waiting for room in the socket since */
     long long last_active;  /* last byte read or reply sent: the idlest goes first */
+                            /* (out_since counts from the last byte sent) */
 };
 
 struct server {
@@ -104,6 +106,7 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Close the connection and free its buffers; the slot becomes free. */
 static void close_client(struct client *c)
 {
     close(c->fd);
@@ -132,6 +135,7 @@ static void flush_reply(struct client *c)
             break;
         }
         c->out_sent += (size_t)w;
+        c->out_since = 0; /* it takes the reply: its clock starts again */
     }
     c->out_len = c->out_sent = 0;
     c->out_since = 0;
@@ -140,18 +144,21 @@ static void flush_reply(struct client *c)
         close_client(c);
 }
 
+/* Make the client's reply an ok with n items (sent by flush_reply). */
 static void reply_items(struct client *c, const struct mgr_item *items, uint32_t n)
 {
     c->out_len = mgr_encode_ok(items, n, c->out, BUFFER_SIZE);
     c->out_sent = 0;
 }
 
+/* Make the client's reply an ok with the one value v. */
 static void reply_value(struct client *c, struct mgr_value v)
 {
     struct mgr_item item = { .key = "", .value = v };
     reply_items(c, &item, 1);
 }
 
+/* Make the client's reply an error: code and a printf-style message. */
 static void reply_error(struct client *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -177,6 +184,8 @@ static bool fit_to_array(uint8_t typecode, struct mgr_value *v)
     return v->type == (typecode == 'd' ? MGR_DOUBLE : MGR_INT);
 }
 
+/* CREATE: a new object as the request says; replies with its id, or an
+ * error if the manager is full or an array element has the wrong type. */
 static void create(struct server *s, struct client *c, const struct mgr_request *r)
 {
     if (s->object_count == MGR_MAX_OBJECTS) {
@@ -219,6 +228,7 @@ static uint32_t dict_find(const struct object *o, const char *key, bool *found)
     return k;
 }
 
+/* d[key] = value, keeping the keys sorted; Full when a new key has no room. */
 static void dict_set(struct object *o, struct client *c, const struct mgr_request *r)
 {
     bool found;
@@ -264,6 +274,8 @@ static struct client *first_parked(struct server *s, uint32_t id, uint8_t op)
     }
 }
 
+/* Hold the client's reply: it waits in op on queue id, for timeout_ms
+ * (-1: for ever), behind every client parked before it. */
 static void park(struct server *s, struct client *c, uint8_t op, uint32_t id, int timeout_ms)
 {
     c->parked = op;
@@ -296,6 +308,9 @@ static void settle_queue(struct server *s, uint32_t id)
     }
 }
 
+/* Carry out one decoded request of client c: make its reply, or park it.
+ * Any request is answered; none can make the server exit but a SHUTDOWN
+ * from the starter, which sets s->stopping. */
 static void execute(struct server *s, struct client *c, const struct mgr_request *r)
 {
     if (r->op == MGR_OP_PING) {
@@ -461,6 +476,8 @@ static void handle_frames(struct server *s, struct client *c)
     }
 }
 
+/* Take what the client sent (poll said it is readable) and handle the whole
+ * frames in it; a read error loses only this connection. */
 static void read_client(struct server *s, struct client *c)
 {
     ssize_t r = recv(c->fd, c->in + c->in_len, BUFFER_SIZE - c->in_len, MSG_DONTWAIT);
@@ -608,6 +625,9 @@ static int expire_stalled(struct server *s)
     return (int)next;
 }
 
+/* The poll loop: until a stop signal, or a SHUTDOWN from the starter.
+ * Every wait in it is bounded by the next deadline (a parked get's, a
+ * stalled frame's); no client can block it. */
 static void serve(struct server *s)
 {
     struct pollfd fds[2 + MGR_MAX_CLIENTS];
@@ -683,6 +703,7 @@ struct dirent64_head {
     char name[];
 };
 
+/* Is fd one to keep: 0, 1, 2 or one of keep[]? */
 static bool kept(int fd, const int *keep, int nkeep)
 {
     for (int k = 0; k < nkeep; k++)
@@ -767,6 +788,7 @@ struct start_report {
     int32_t value;
 };
 
+/* The words for a start-up step that failed (struct start_report). */
 static const char *step_name(int32_t what)
 {
     switch (what) {
@@ -781,6 +803,7 @@ static const char *step_name(int32_t what)
     return "start-up";
 }
 
+/* Tell mgr_start() how start-up went, in one write (atomic: < PIPE_BUF). */
 static void report(int fd, int32_t what, int32_t value)
 {
     struct start_report r = { what, value };
@@ -789,6 +812,7 @@ static void report(int fd, int32_t what, int32_t value)
     }
 }
 
+/* Remove the socket and its directory; either may be gone already. */
 static void remove_files(const struct mgr *m)
 {
     unlink(m->address);
@@ -804,6 +828,7 @@ static void stop_signals(sigset_t *set)
     sigaddset(set, SIGHUP);
 }
 
+/* $MGR_FRAME_TIMEOUT_MS if it is a positive number, else the default. */
 static int frame_timeout_ms(void)
 {
     const char *e = getenv("MGR_FRAME_TIMEOUT_MS");
@@ -840,6 +865,7 @@ static void serve_on(int listen_fd, int signal_fd, pid_t starter, int frame_ms)
     close(listen_fd);
 }
 
+/* See manager.h.  Restores the signal mask and SIGPIPE's action on return. */
 int mgr_serve(int listen_fd, pid_t starter)
 {
     sigset_t stop, old;
@@ -900,6 +926,7 @@ static _Noreturn void run_server(int listen_fd, int exit_wr, pid_t starter,
     _exit(0);
 }
 
+/* $MGR_SHUTDOWN_TIMEOUT_MS if it is a positive number, else the default. */
 static int shutdown_timeout_ms(void)
 {
     const char *e = getenv("MGR_SHUTDOWN_TIMEOUT_MS");
@@ -907,8 +934,7 @@ static int shutdown_timeout_ms(void)
     return ms > 0 ? ms : MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT;
 }
 
-/* Wait for signal `sig` in `set` (blocked) until `ms` have passed: true if
- * it came. */
+/* Wait up to ms for one of the (blocked) signals in set: true if one came. */
 static bool wait_signal(const sigset_t *set, int ms)
 {
     long long until = now_ms() + ms;
@@ -1122,12 +1148,14 @@ static int start(struct mgr *m, const char *path)
                     r.value ? strerror(r.value) : "");
 }
 
+/* See manager.h. */
 int mgr_start(struct mgr *m)
 {
     const char *program = getenv("MGR_SERVER");
     return start(m, program != NULL && *program != '\0' ? program : NULL);
 }
 
+/* See manager.h. */
 int mgr_start_program(struct mgr *m, const char *path)
 {
     return start(m, path);
@@ -1197,6 +1225,8 @@ static int ask_to_stop(const struct mgr *m, long long until)
     return 0;
 }
 
+/* See manager.h: SHUTDOWN, a deadline for the reply and one for the exit,
+ * then SIGKILL; reap; remove the files whoever should have. */
 int mgr_shutdown(struct mgr *m)
 {
     int ms = shutdown_timeout_ms();

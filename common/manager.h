@@ -37,8 +37,8 @@
  * Connections.  The server serves MGR_MAX_CLIENTS connections at once, and
  * every process that uses a proxy keeps one open (proxy.h).  A frame that
  * has begun must be complete within MGR_FRAME_TIMEOUT_MS (default 2000) of
- * the moment the server started waiting for its rest, and a reply must be
- * taken by the client within the same time once the socket is full;
+ * the moment the server started waiting for its rest, and a client whose
+ * socket is full must take some of its reply within the same time;
  * otherwise that connection is closed.  When a newcomer finds the table
  * full, the server makes room: it closes the connection whose frame has
  * been stalled longest, or else the one that has been idle longest (no

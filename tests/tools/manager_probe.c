@@ -6,8 +6,7 @@
  *
  * Starts a manager (the built-in server, or PROGRAM run under the contract
  * of mgr_start_program() in manager.h), stores {'bar': 2, 'foo': 1} in a
- * dict, then runs the cases one after the other (setting
- * MGR_FRAME_TIMEOUT_MS=300 for the servers it starts, unless set), each on connections of
+ * dict, then runs the cases one after the other, each on connections of
  * its own: garbage, a request cut short, an oversized length, an unknown
  * object, a missing key, clients that hang up or are killed in the middle
  * of a request, another user, and so on (--list names them all, with what
@@ -105,6 +104,7 @@ static void skip_case(const char *fmt, ...)
     va_end(ap);
 }
 
+/* CLOCK_MONOTONIC in milliseconds. */
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -142,11 +142,13 @@ static int raw_connect_to(const char *address)
     return fd;
 }
 
+/* A raw connection to the manager being probed; ends the probe if none. */
 static int raw_connect(void)
 {
     return raw_connect_to(manager.address);
 }
 
+/* Send all n bytes, or end the probe. */
 static void raw_send(int fd, const void *bytes, size_t n)
 {
     if (mgr_write_all(fd, bytes, n) == -1)
@@ -268,6 +270,7 @@ enum want {
     WANT_KEYERROR, /* a KeyError reply */
 };
 
+/* Fail the case if the answer is not what `want` asks for. */
 static void judge(const struct answer *a, enum want want)
 {
     if (a->timed_out)
@@ -877,13 +880,20 @@ static void case_many_clients(void)
 }
 
 /* A frame begun and never finished: the connection is closed once the
- * frame timeout (MGR_FRAME_TIMEOUT_MS, which this probe sets to 300 ms for
- * the servers it starts) has passed. */
+ * frame timeout has passed - on a manager of its own, started with
+ * MGR_FRAME_TIMEOUT_MS=100 (unless set), so that the case is quick. */
 static void case_frame_deadline(void)
 {
-    int fd = raw_connect();
-    raw_send(fd, "\0\0\0\x20\x0b\0\0", 7); /* 32 bytes announced, 3 sent */
+    bool was_set = getenv("MGR_FRAME_TIMEOUT_MS") != NULL;
+    if (!was_set)
+        setenv("MGR_FRAME_TIMEOUT_MS", "100", 1);
     int ms = atoi(getenv("MGR_FRAME_TIMEOUT_MS"));
+    struct mgr m;
+    proxy_must(start_manager(&m));
+    if (!was_set)
+        unsetenv("MGR_FRAME_TIMEOUT_MS");
+    int fd = raw_connect_to(m.address);
+    raw_send(fd, "\0\0\0\x20\x0b\0\0", 7); /* 32 bytes announced, 3 sent */
     long long began = now_ms();
     struct pollfd p = { .fd = fd, .events = POLLIN };
     char answer[200];
@@ -895,6 +905,7 @@ static void case_frame_deadline(void)
     }
     long long took = now_ms() - began;
     close(fd);
+    proxy_must(mgr_shutdown(&m));
     if (!closed) {
         snprintf(answer, sizeof answer, "still open after %d ms", ms + WAIT_MS);
         fail_case("a frame stalled half-sent kept its connection for %d ms: give a partial "
@@ -912,7 +923,7 @@ static void case_frame_deadline(void)
 static volatile sig_atomic_t rescue_pid, rescued;
 
 /* mgr_shutdown of a server stopped by SIGSTOP must not wait for ever: it
- * gives up after MGR_SHUTDOWN_TIMEOUT_MS (this probe sets 200 ms), kills
+ * gives up after MGR_SHUTDOWN_TIMEOUT_MS (this probe sets 100 ms), kills
  * and reaps the server and removes its files.  After 1 s a watchdog kills
  * the server itself so that a hanging mgr_shutdown returns to be judged. */
 static void case_stopped_server(void)
@@ -925,7 +936,7 @@ static void case_stopped_server(void)
     rescue_pid = m.pid;
     rescued = 0;
     alarm(1);
-    setenv("MGR_SHUTDOWN_TIMEOUT_MS", "200", 1);
+    setenv("MGR_SHUTDOWN_TIMEOUT_MS", "100", 1);
     int rc = mgr_shutdown(&m);
     unsetenv("MGR_SHUTDOWN_TIMEOUT_MS");
     alarm(CASE_SECONDS);
@@ -1095,6 +1106,8 @@ static const struct probe_case cases[] = {
  * probe with a line that says which. */
 static char hang_line[256];
 
+/* SIGALRM: free a stopped server (case_stopped_server), or say which case
+ * hangs and end the probe (its server goes too: PR_SET_PDEATHSIG). */
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -1161,9 +1174,6 @@ int main(int argc, char *argv[])
             need_queue = true;
     }
 
-    /* Short deadlines for the servers probed (and for mgr_shutdown), so
-     * that the cases that wait for one are quick. */
-    setenv("MGR_FRAME_TIMEOUT_MS", "300", 0);
     proxy_must(start_manager(&manager));
     proxy_must(proxy_create_dict(&manager, &dict));
     if (need_queue)
