@@ -13,9 +13,9 @@
  *
  * To make a race show on every run, the counting processes count in rounds
  * that they start together (a barrier in the shared memory), each on its
- * own CPU when there are several, and the unlocked way yields the CPU between its load and its
- * store, as lesson 02 did.  With a single CPU to run on, a wrong atomic
- * increment may lose nothing: the program says so on stderr.
+ * own CPU when there are several.  With a single CPU, the unlocked way
+ * yields it between its load and its store, as lesson 02 did, and a wrong
+ * atomic increment may lose nothing: the program says so on stderr.
  *
  * Expected output (the first count differs from run to run):
  *     MainProcess: 2 processes x 100000 increments without a lock: counter 100213, expected 200000 (lost 99787)
@@ -42,6 +42,7 @@
 struct counters {
     atomic_int arrived;     /* the barrier: processes there in this round */
     atomic_int round;       /* the barrier: rounds completed */
+    bool one_cpu;           /* the processes have a single CPU to share */
     /* volatile only makes the compiler load and store the counter on every
      * increment, as a real program's scattered updates would; it makes
      * nothing atomic and orders nothing. */
@@ -55,11 +56,16 @@ struct counters {
     atomic_long atomic;
 };
 
-/* Add one with nothing to stop the others: load, (switch,) store. */
+/* Add one with nothing to stop the others: load, add, store.  With one
+ * CPU the processes take turns, and a turn rarely ends between the load
+ * and the store; so there the process yields the CPU at exactly that
+ * moment, to make the race certain.  With several CPUs they collide by
+ * themselves. */
 static void add_unlocked(struct counters *c)
 {
     long v = c->unlocked;
-    sched_yield(); /* the worst moment for a switch, made certain */
+    if (c->one_cpu)
+        sched_yield();
     c->unlocked = v + 1;
 }
 
@@ -149,8 +155,8 @@ static void take_a_cpu(long number)
 /* Wait until all `processes` have finished round `r`, so that they start
  * the next round together.  With a CPU for each process the wait spins,
  * so that nobody sleeps through the start; with fewer it yields, to let
- * the others get there.  A partner that is not there within a second is
- * not coming. */
+ * the others get there.  When nobody else arrives for a second, the
+ * missing ones are not coming. */
 static void meet(struct counters *c, long processes, int r, bool spin)
 {
     if (atomic_fetch_add(&c->arrived, 1) == processes - 1) {
@@ -160,17 +166,22 @@ static void meet(struct counters *c, long processes, int r, bool spin)
     }
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    int seen = atomic_load(&c->arrived);
     for (long k = 0; atomic_load(&c->round) <= r; k++) {
         if (!spin)
             sched_yield();
-        if (k % 4096 == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            double waited = (double)(now.tv_sec - t0.tv_sec) +
-                            (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
-            if (waited > 1.0)
-                fatal("round %d: the other counting processes did not arrive "
-                      "within a second (is one of them stuck waiting for the lock?)", r);
+        if (k % 4096 != 0)
+            continue;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (atomic_load(&c->arrived) != seen) { /* somebody came: wait on */
+            seen = atomic_load(&c->arrived);
+            t0 = now;
         }
+        double waited = (double)(now.tv_sec - t0.tv_sec) +
+                        (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (waited > 1.0)
+            fatal("round %d: no other counting process arrived for a second "
+                  "(is one of them stuck waiting for the lock?)", r);
     }
 }
 
@@ -209,7 +220,8 @@ int main(int argc, char *argv[])
     if (!atomic_is_lock_free(&c->atomic))
         fatal("atomic_long is not lock-free here, so processes cannot share one");
     int cpus[2];
-    if (processes > 1 && allowed_cpus(cpus, 2) < 2)
+    c->one_cpu = allowed_cpus(cpus, 2) < 2;
+    if (processes > 1 && c->one_cpu)
         fprintf(stderr, "counter: note: only one CPU to run on, so the processes take turns "
                         "and a wrong atomic increment may lose nothing; to see it, give "
                         "them two CPUs (taskset -c 0,1 ...)\n");
