@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,22 @@ __attribute__((constructor)) static void remember_original_pid(void)
     original_pid = getpid();
 }
 
+static bool in_child(void)
+{
+    return getpid() != original_pid;
+}
+
 _Noreturn void leave(int status)
 {
-    fflush(stdout);
-    if (getpid() == original_pid)
-        exit(status);
-    _exit(status);
+    /* A child made by fork() holds a copy of whatever its parent had not
+     * yet written from stdout's buffer at the fork.  Flushing it here (or
+     * calling exit(), which flushes) would print the parent's lines a
+     * second time.  So a child leaves with _exit() and flushes nothing;
+     * what the child prints itself goes out through say(), one write(2)
+     * per line, and never waits in the buffer. */
+    if (in_child())
+        _exit(status);
+    exit(status);
 }
 
 /* Print "program: <message>[: reason]" as one write, so that lines from
@@ -43,7 +54,8 @@ static void report(int en, const char *fmt, va_list ap)
     if ((size_t)n >= sizeof msg - 1)
         n = sizeof msg - 2;
     msg[n++] = '\n';
-    fflush(stdout);
+    if (!in_child())
+        fflush(stdout); /* keep the order of stdout and stderr; see leave() */
     ssize_t ignored = write(STDERR_FILENO, msg, (size_t)n);
     (void)ignored; /* nothing useful to do if stderr itself is gone */
 }

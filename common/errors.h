@@ -10,8 +10,9 @@
  *
  * Both print "program: what: reason" on stderr and end the process.  In the
  * process that started the program they call exit(); in a child made by
- * fork() they call _exit(), so the child never runs the parent's atexit
- * handlers or flushes a copy of the parent's stdio buffers.
+ * fork() they call _exit() and flush nothing, so the child never runs the
+ * parent's atexit handlers or prints a copy of the parent's unwritten
+ * stdout buffer (lesson 01 shows that copy).
  *
  * Library code in common/ (the manager server above all) never calls these:
  * it returns an error to its caller.  Ending the process is for main().
@@ -35,8 +36,12 @@ _Noreturn void fatal(const char *fmt, ...)
 _Noreturn void usage_exit(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Leave the process with status: exit() in the original process, _exit()
- * in a child made by fork().  Lessons' children end through this too. */
+/* Leave the process with status: exit() in the original process (which
+ * flushes stdio); _exit() in a child made by fork(), with no flush, since
+ * the child's stdio buffer may hold a copy of its parent's unwritten
+ * output.  A child prints through say.h, which writes each line at once.
+ * The other half of the rule: the parent flushes stdout before every
+ * fork() (process_start() does). */
 _Noreturn void leave(int status);
 
 #endif

@@ -25,8 +25,10 @@ pid_t process_start(const char *name, process_body body, void *arg)
         /* Go when the parent goes, even if it is killed: no orphan keeps
          * waiting for a partner that is gone.  (The check covers a parent
          * that died before prctl.) */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
-            _exit(1);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+            err_exit("prctl PR_SET_PDEATHSIG");
+        if (getppid() != parent)
+            _exit(1); /* the parent is already gone: nobody to work for */
         if (name != NULL)
             speaker_set("%s", name);
         else

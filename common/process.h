@@ -12,11 +12,17 @@ typedef void (*process_body)(void *arg);
 
 /* fork() a child that names itself `name` (or "Process-N", numbered from 1
  * in start order like Python, when name is NULL), runs body(arg), and leaves
- * with _exit(0).  Returns the child's pid to the parent.  Ends the process
- * if fork() fails.  The child is killed if its parent dies first
- * (PR_SET_PDEATHSIG), like a Python daemon process: a program killed
- * part-way leaves no orphan behind.  (Strictly, when the parent *thread*
- * ends: start processes from the main thread.) */
+ * with _exit(0), flushing nothing (see leave() in errors.h).  Flushes
+ * stdout before the fork, so the child holds no copy of unwritten output.
+ * Returns the child's pid to the parent.  Ends the process if fork() fails.
+ *
+ * The child is killed with SIGKILL when its parent dies, however it dies
+ * (PR_SET_PDEATHSIG): a program killed part-way leaves no orphan behind.
+ * That is stronger than a Python daemon process, which its parent ends
+ * only at a normal exit (an atexit handler terminates it): a Python parent
+ * killed with SIGKILL leaves its daemon children running.  (Strictly, the
+ * death signal comes when the parent *thread* ends: start processes from
+ * the main thread.) */
 pid_t process_start(const char *name, process_body body, void *arg);
 
 /* Wait for the child `pid` and return its exit status, or 128 + the signal

@@ -4,19 +4,28 @@
  *        threads_mutex count N [unlocked]   two threads each add one N times
  *
  * The C version of the threading half of seed 001.  Threads live in one
- * process, so they see one x: after both have added one, x is 2.  Your job:
- * the TODO in add_one().  The lesson is in README.md beside this file.
+ * process, so they see one x: after both have added one, x is 2.  Your job
+ * (TODO 1 and 2 below): start and join the two threads, and make each
+ * update one step with the mutex.  The lesson is in README.md beside this
+ * file; `make check` tells you how you are doing, `make hint` helps.
+ *
+ * In the count form both threads start together (a barrier), and each one
+ * gives up the CPU between its read and its write (sched_yield): the switch
+ * that makes an update get lost, made to happen at the worst moment every
+ * time, so that the unlocked count comes up short on every run, on one CPU
+ * or many.
  *
  * Expected output of the first form (the Thread lines in either order):
  *     Thread-1: {'x': 1}
  *     Thread-2: {'x': 2}
  *     MainThread: {'x': 2}
  */
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "args.h"
-#include "checked.h"
 #include "errors.h"
 #include "say.h"
 
@@ -33,16 +42,22 @@ struct state {
 
 static struct state d = { PTHREAD_MUTEX_INITIALIZER, 0 };
 static bool use_lock = true;
+static bool counting;              /* the count form: yield in the middle */
+static pthread_barrier_t start;    /* the count form: both threads go at once */
 
 /* i = d['x']; d['x'] = i + 1 -- as one step when use_lock is set.
  * Returns the value x had just after this thread's update. */
 static int add_one(struct state *s)
 {
-    /* TODO: make these two lines one step for the other thread.  When
-     * use_lock is set, lock s->lock before reading x and unlock it after
-     * writing x (checked.h has wrappers that check for errors).  The
-     * "unlocked" mode must stay unlocked: it shows what goes wrong. */
+    /* TODO 2: when use_lock is set, make the read and the write below one
+     * step for the other thread: no other thread may touch x between them.
+     * s->lock is already initialised.  Pthread calls return an error number
+     * (0 for success) and leave errno alone: check each result, and report
+     * a failure with err_exit_en (errors.h).  The "unlocked" mode must stay
+     * unlocked: it shows what goes wrong. */
     int i = s->x;
+    if (counting)
+        sched_yield(); /* "switch to the other thread now" - the worst moment */
     s->x = i + 1;
     return i + 1;
 }
@@ -52,7 +67,8 @@ struct task {
     long increments;    /* 0: the seed's single update, and a line of output */
 };
 
-static void *worker(void *arg)
+/* The body of each thread: Python's target=worker1 / worker2. */
+void *worker(void *arg)
 {
     struct task *t = arg;
     speaker_set("Thread-%d", t->number);
@@ -62,6 +78,9 @@ static void *worker(void *arg)
         say("{'x': %d}", add_one(&d));
         return NULL;
     }
+    int e = pthread_barrier_wait(&start);
+    if (e != 0 && e != PTHREAD_BARRIER_SERIAL_THREAD)
+        err_exit_en(e, "pthread_barrier_wait");
     for (long n = 0; n < t->increments; n++)
         add_one(&d);
     return NULL;
@@ -79,15 +98,22 @@ int main(int argc, char *argv[])
                 usage_exit(USAGE, "unexpected argument '%s'", argv[3]);
             use_lock = false;
         }
+        counting = true;
     }
+    int e = pthread_barrier_init(&start, NULL, 2);
+    if (e != 0)
+        err_exit_en(e, "pthread_barrier_init");
 
     speaker_set("MainThread");
     struct task tasks[2] = { { 1, increments }, { 2, increments } };
-    pthread_t threads[2];
-    for (int n = 0; n < 2; n++)
-        Pthread_create(&threads[n], worker, &tasks[n]);
-    for (int n = 0; n < 2; n++)
-        Pthread_join(threads[n]);
+
+    /* TODO 1: t1.start(); t2.start(); t1.join(); t2.join().
+     * Run worker() in two new threads, the first with &tasks[0], the second
+     * with &tasks[1]; start both before joining either, then wait for both
+     * to end.  Check every pthread call the way pthread calls report errors
+     * (see TODO 2): a thread that could not be started must end the program
+     * with the reason, not be joined. */
+    (void)tasks; /* keeps the compiler quiet until you use tasks; then remove */
 
     if (increments == 0) {
         say("{'x': %d}", d.x);

@@ -9,24 +9,26 @@
  * them to the second.
  *
  * 1. With an ordinary mutex the next locker would wait forever.  Here it
- *    asks with a deadline (pthread_mutex_timedlock) and gets ETIMEDOUT.
+ *    asks with a deadline (pthread_mutex_clocklock) and gets ETIMEDOUT.
  * 2. With a robust mutex (PTHREAD_MUTEX_ROBUST) the kernel notices the
  *    death, and the next locker gets the lock with EOWNERDEAD: "you have
  *    it, but its data may be half-updated".  It repairs the data, calls
  *    pthread_mutex_consistent(), and the mutex works as before.
+ * 3. A locker that gets EOWNERDEAD and unlocks without repairing leaves a
+ *    mutex that nobody can lock again: ENOTRECOVERABLE.
  *
  * The parent joins each child before it locks, so the child is certainly
  * dead, holding the lock, by then: the output is always the same.
  *
- * Your job: TODO 3 in robust() (TODOs 1 and 2 are in counter.c).  The
- * lesson is in README.md beside this file; `make check` tells you how you
- * are doing.
+ * Your job: TODO 4 and 5 (TODO 1 to 3 are in counter.c).  The lesson is
+ * in README.md beside this file; `make check` tells you how you are doing.
  *
  * Expected output: see README.md.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <time.h>
 
 #include "checked.h"
@@ -44,13 +46,49 @@ struct pair {
     int second;
 };
 
-static struct pair *make_pair(int mutex_flags)
+/* A pair in shared memory, its mutex process-shared, and robust if asked. */
+static struct pair *make_pair(bool robust)
 {
     struct pair *p = shared_map(sizeof *p);
-    shared_mutex_init(&p->lock, mutex_flags);
+    pthread_mutexattr_t attr;
+    int e = pthread_mutexattr_init(&attr);
+    if (e != 0)
+        err_exit_en(e, "pthread_mutexattr_init");
+    e = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (e != 0)
+        err_exit_en(e, "pthread_mutexattr_setpshared");
+    /* TODO 4: when `robust` is true, make the mutex robust: if its holder
+     * dies, the next locker is then told (pthread_mutexattr_setrobust(3)),
+     * instead of waiting for ever.  Check the result. */
+    (void)robust;
+    e = pthread_mutex_init(&p->lock, &attr);
+    if (e != 0)
+        err_exit_en(e, "pthread_mutex_init");
+    pthread_mutexattr_destroy(&attr);
     p->first = TOTAL;
     p->second = 0;
     return p;
+}
+
+/* Lock p's robust mutex, whose last holder may have died part-way.
+ * Returns 0 with the lock held and the counts whole again (repaired if
+ * they had to be), or ENOTRECOVERABLE if the mutex can never be locked
+ * again.  Ends the program on any other error. */
+static int lock_pair(struct pair *p)
+{
+    /* TODO 5: lock p->lock, and handle what a robust mutex can answer
+     * (pthread_mutex_lock(3p), pthread_mutex_consistent(3)):
+     *   - EOWNERDEAD: we hold the lock, but its holder died part-way, so
+     *     the counts may not add up to TOTAL.  Say so with the counts
+     *     (say()), make them whole again - finish the child's move, or undo
+     *     it, your choice - then tell the mutex its data is consistent
+     *     again, and say "repaired".  Unlocking without that last step
+     *     makes the mutex unusable for ever.
+     *   - ENOTRECOVERABLE: somebody unlocked it without that step; return
+     *     ENOTRECOVERABLE to the caller, which decides what to do.
+     *   - any other error ends the program (err_exit_en); 0: return 0. */
+    (void)p;
+    return ENOTRECOVERABLE;
 }
 
 /* Move 10 from the first count to the second - but die halfway. */
@@ -78,23 +116,24 @@ static void kill_a_holder(struct pair *p)
 static void ordinary(void)
 {
     say("1. an ordinary mutex");
-    struct pair *p = make_pair(SHARED_MUTEX_PLAIN);
+    struct pair *p = make_pair(false);
     kill_a_holder(p);
 
-    /* The deadline is on CLOCK_REALTIME, as pthread_mutex_timedlock wants. */
+    /* The deadline is on CLOCK_MONOTONIC, which setting the wall clock
+     * cannot move (pthread_mutex_clocklock, glibc 2.30 and later). */
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_nsec += 100 * 1000 * 1000; /* 100 ms */
     if (deadline.tv_nsec >= 1000 * 1000 * 1000) {
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000 * 1000 * 1000;
     }
-    int s = pthread_mutex_timedlock(&p->lock, &deadline);
-    if (s == 0)
-        fatal("pthread_mutex_timedlock took a lock that the dead hold");
-    if (s != ETIMEDOUT)
-        err_exit_en(s, "pthread_mutex_timedlock");
-    say("pthread_mutex_timedlock: ETIMEDOUT after 100 ms; nobody will ever "
+    int e = pthread_mutex_clocklock(&p->lock, CLOCK_MONOTONIC, &deadline);
+    if (e == 0)
+        fatal("pthread_mutex_clocklock took a lock that the dead hold");
+    if (e != ETIMEDOUT)
+        err_exit_en(e, "pthread_mutex_clocklock");
+    say("pthread_mutex_clocklock: ETIMEDOUT after 100 ms; nobody will ever "
         "unlock it, and pthread_mutex_lock would wait forever");
     /* The mutex stays locked by the dead; it goes away with the mapping
      * (destroying a locked mutex is undefined). */
@@ -105,26 +144,40 @@ static void ordinary(void)
 static void robust(void)
 {
     say("2. a robust mutex");
-    struct pair *p = make_pair(SHARED_MUTEX_ROBUST);
+    struct pair *p = make_pair(true);
     kill_a_holder(p);
-
-    int s = pthread_mutex_lock(&p->lock);
-    /* TODO 3: s is EOWNERDEAD here, the robust mutex's news that its owner
-     * died: we hold the lock now, but the counts may be half-updated.
-     *   - say so, with the counts (README.md shows the line);
-     *   - repair: make the two counts add up to TOTAL again, finishing the
-     *     move the child began (its 10 never reached the second count);
-     *   - tell the mutex that its data is whole again with
-     *     pthread_mutex_consistent(3), then say "repaired: ...".
-     * Unlocking without that last step marks the mutex unusable for ever
-     * (the next lock fails with ENOTRECOVERABLE). */
-    if (s != 0)
-        err_exit_en(s, "pthread_mutex_lock");
+    if (lock_pair(p) != 0)
+        fatal("the robust mutex is not recoverable, though nobody gave up on it");
     Pthread_mutex_unlock(&p->lock);
 
-    Pthread_mutex_lock(&p->lock); /* an ordinary lock and unlock again */
-    say("locked and unlocked again: the mutex works (%d + %d)", p->first, p->second);
+    if (lock_pair(p) != 0) /* an ordinary lock and unlock again */
+        fatal("the robust mutex is not recoverable after its repair");
+    say("locked and unlocked again: the mutex works (%d + %d = %d)", p->first,
+        p->second, p->first + p->second);
     Pthread_mutex_unlock(&p->lock);
+    pthread_mutex_destroy(&p->lock);
+    shared_unmap(p, sizeof *p);
+}
+
+/* 3. A robust mutex whose next locker gives up: unusable for ever. */
+static void abandoned(void)
+{
+    say("3. a robust mutex nobody repairs");
+    struct pair *p = make_pair(true);
+    kill_a_holder(p);
+    int e = pthread_mutex_lock(&p->lock);
+    if (e != EOWNERDEAD)
+        fatal("pthread_mutex_lock should have said EOWNERDEAD, not %d", e);
+    say("pthread_mutex_lock: EOWNERDEAD; unlocked again without "
+        "pthread_mutex_consistent");
+    Pthread_mutex_unlock(&p->lock);
+
+    e = lock_pair(p);
+    if (e == 0)
+        fatal("lock_pair took a mutex that cannot be recovered");
+    say("lock_pair: ENOTRECOVERABLE; the mutex can never be locked again: "
+        "destroy it and make a new one");
+    pthread_mutex_destroy(&p->lock);
     shared_unmap(p, sizeof *p);
 }
 
@@ -134,5 +187,6 @@ int main(int argc, char *argv[])
         usage_exit("robust", "unexpected argument '%s'", argv[1]);
     ordinary();
     robust();
+    abandoned();
     return 0;
 }

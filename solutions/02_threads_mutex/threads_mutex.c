@@ -8,6 +8,12 @@
  * makes "read x, write x + 1" a single step as far as the other thread can
  * tell; without it, both may read the same x and one update is lost.
  *
+ * In the count form both threads start together (a barrier), and each one
+ * gives up the CPU between its read and its write (sched_yield): the switch
+ * that makes an update get lost, made to happen at the worst moment every
+ * time, so that the unlocked count comes up short on every run, on one CPU
+ * or many.
+ *
  * Expected output of the first form (the Thread lines in either order):
  *     Thread-1: {'x': 1}
  *     Thread-2: {'x': 2}
@@ -15,11 +21,12 @@
  *
  * Next: lesson 03 shares a value between processes, not threads.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "args.h"
-#include "checked.h"
 #include "errors.h"
 #include "say.h"
 
@@ -36,17 +43,22 @@ struct state {
 
 static struct state d = { PTHREAD_MUTEX_INITIALIZER, 0 };
 static bool use_lock = true;
+static bool counting;              /* the count form: yield in the middle */
+static pthread_barrier_t start;    /* the count form: both threads go at once */
 
 /* i = d['x']; d['x'] = i + 1 -- as one step when use_lock is set.
  * Returns the value x had just after this thread's update. */
 static int add_one(struct state *s)
 {
-    if (use_lock)
-        Pthread_mutex_lock(&s->lock);
+    int e;
+    if (use_lock && (e = pthread_mutex_lock(&s->lock)) != 0)
+        err_exit_en(e, "pthread_mutex_lock");
     int i = s->x;
+    if (counting)
+        sched_yield(); /* "switch to the other thread now" - the worst moment */
     s->x = i + 1;
-    if (use_lock)
-        Pthread_mutex_unlock(&s->lock);
+    if (use_lock && (e = pthread_mutex_unlock(&s->lock)) != 0)
+        err_exit_en(e, "pthread_mutex_unlock");
     return i + 1;
 }
 
@@ -55,7 +67,8 @@ struct task {
     long increments;    /* 0: the seed's single update, and a line of output */
 };
 
-static void *worker(void *arg)
+/* The body of each thread: Python's target=worker1 / worker2. */
+void *worker(void *arg)
 {
     struct task *t = arg;
     speaker_set("Thread-%d", t->number);
@@ -65,6 +78,9 @@ static void *worker(void *arg)
         say("{'x': %d}", add_one(&d));
         return NULL;
     }
+    int e = pthread_barrier_wait(&start);
+    if (e != 0 && e != PTHREAD_BARRIER_SERIAL_THREAD)
+        err_exit_en(e, "pthread_barrier_wait");
     for (long n = 0; n < t->increments; n++)
         add_one(&d);
     return NULL;
@@ -82,15 +98,29 @@ int main(int argc, char *argv[])
                 usage_exit(USAGE, "unexpected argument '%s'", argv[3]);
             use_lock = false;
         }
+        counting = true;
     }
+    int e = pthread_barrier_init(&start, NULL, 2);
+    if (e != 0)
+        err_exit_en(e, "pthread_barrier_init");
 
     speaker_set("MainThread");
     struct task tasks[2] = { { 1, increments }, { 2, increments } };
+
+    /* t1.start(); t2.start(): pthread calls return the error number
+     * itself (0 for success) and leave errno alone. */
     pthread_t threads[2];
-    for (int n = 0; n < 2; n++)
-        Pthread_create(&threads[n], worker, &tasks[n]);
-    for (int n = 0; n < 2; n++)
-        Pthread_join(threads[n]);
+    for (int n = 0; n < 2; n++) {
+        e = pthread_create(&threads[n], NULL, worker, &tasks[n]);
+        if (e != 0)
+            err_exit_en(e, "pthread_create");
+    }
+    /* t1.join(); t2.join() */
+    for (int n = 0; n < 2; n++) {
+        e = pthread_join(threads[n], NULL);
+        if (e != 0)
+            err_exit_en(e, "pthread_join");
+    }
 
     if (increments == 0) {
         say("{'x': %d}", d.x);

@@ -1,6 +1,6 @@
 /* counter.c - K processes add one to a shared counter N times each, three ways.
  *
- * usage: counter [PROCESSES [INCREMENTS]]     (defaults: 2 processes, 1000000)
+ * usage: counter [PROCESSES [INCREMENTS]]     (defaults: 2 processes, 100000)
  *
  * Lesson 02 showed two threads losing updates to one counter.  Processes
  * that share a mapping lose them the same way, and are saved the same
@@ -9,19 +9,27 @@
  * step, with C11's <stdatomic.h>.  Each way prints the counter against
  * what it should be.
  *
- * Expected output (the first count is a matter of luck, and differs from
- * run to run; on one CPU it may even come out right):
- *     MainProcess: 2 processes x 1000000 increments without a lock: counter 1183842, expected 2000000 (lost 816158)
- *     MainProcess: 2 processes x 1000000 increments with a process-shared mutex: counter 2000000, expected 2000000
- *     MainProcess: 2 processes x 1000000 increments with C11 atomics: counter 2000000, expected 2000000
+ * To make a race show on every run, the counting processes count in rounds
+ * that they start together (a barrier in the shared memory), each on its
+ * own CPU when there are several.  With a single CPU, the unlocked way
+ * yields it between its load and its store, as lesson 02 did, and a wrong
+ * atomic increment may lose nothing: the program says so on stderr.
+ *
+ * Expected output (the first count differs from run to run):
+ *     MainProcess: 2 processes x 100000 increments without a lock: counter 100213, expected 200000 (lost 99787)
+ *     MainProcess: 2 processes x 100000 increments with a process-shared mutex: counter 200000, expected 200000
+ *     MainProcess: 2 processes x 100000 increments with C11 atomics: counter 200000, expected 200000
  *
  * Next: robust.c, a process that dies holding the lock.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
 
 #include "args.h"
-#include "checked.h"
 #include "errors.h"
 #include "process.h"
 #include "say.h"
@@ -32,6 +40,9 @@
 
 /* Three counters, one for each way, in one shared mapping. */
 struct counters {
+    atomic_int arrived;     /* the barrier: processes there in this round */
+    atomic_int round;       /* the barrier: rounds completed */
+    bool one_cpu;           /* the processes have a single CPU to share */
     /* volatile only makes the compiler load and store the counter on every
      * increment, as a real program's scattered updates would; it makes
      * nothing atomic and orders nothing. */
@@ -45,24 +56,51 @@ struct counters {
     atomic_long atomic;
 };
 
-/* Add one with nothing to stop the others: load, add, store. */
+/* Add one with nothing to stop the others: load, add, store.  With one
+ * CPU the processes take turns, and a turn rarely ends between the load
+ * and the store; so there the process yields the CPU at exactly that
+ * moment, to make the race certain.  With several CPUs they collide by
+ * themselves. */
 static void add_unlocked(struct counters *c)
 {
-    c->unlocked = c->unlocked + 1;
+    long v = c->unlocked;
+    if (c->one_cpu)
+        sched_yield();
+    c->unlocked = v + 1;
 }
 
 /* Add one with the lock held: the other processes wait their turn. */
 static void add_with_mutex(struct counters *c)
 {
-    Pthread_mutex_lock(&c->lock);
+    int e = pthread_mutex_lock(&c->lock);
+    if (e != 0)
+        err_exit_en(e, "pthread_mutex_lock");
     c->locked = c->locked + 1;
-    Pthread_mutex_unlock(&c->lock);
+    e = pthread_mutex_unlock(&c->lock);
+    if (e != 0)
+        err_exit_en(e, "pthread_mutex_unlock");
 }
 
 /* Add one in a single indivisible step (a locked add on x86). */
 static void add_atomic(struct counters *c)
 {
     atomic_fetch_add(&c->atomic, 1);
+}
+
+/* Make c->lock a mutex that every process mapping *c can use. */
+static void init_shared_lock(struct counters *c)
+{
+    pthread_mutexattr_t attr;
+    int e = pthread_mutexattr_init(&attr);
+    if (e != 0)
+        err_exit_en(e, "pthread_mutexattr_init");
+    e = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (e != 0)
+        err_exit_en(e, "pthread_mutexattr_setpshared");
+    e = pthread_mutex_init(&c->lock, &attr);
+    if (e != 0)
+        err_exit_en(e, "pthread_mutex_init");
+    pthread_mutexattr_destroy(&attr);
 }
 
 /* The counter each way adds to, read once every process is joined. */
@@ -86,13 +124,89 @@ struct job {
     struct counters *c;
     const struct way *way;
     long increments;
+    long processes;
+    long number;        /* 0 .. processes - 1, set before each start */
 };
+
+/* The CPUs this process may run on, as a list; returns how many. */
+static int allowed_cpus(int cpus[], int max)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == -1)
+        err_exit("sched_getaffinity");
+    int n = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && n < max; cpu++)
+        if (CPU_ISSET(cpu, &set))
+            cpus[n++] = cpu;
+    return n;
+}
+
+/* Run this process on one CPU of its own, when there are enough, so that
+ * the counting processes really run at the same time. */
+static void take_a_cpu(long number)
+{
+    int cpus[MAX_PROCESSES];
+    int n = allowed_cpus(cpus, MAX_PROCESSES);
+    if (n < 2)
+        return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[number % n], &one);
+    if (sched_setaffinity(0, sizeof one, &one) == -1)
+        err_exit("sched_setaffinity");
+}
+
+/* Wait until all `processes` have finished round `r`, so that they start
+ * the next round together.  With a CPU for each process the wait spins,
+ * so that nobody sleeps through the start; with fewer it yields, to let
+ * the others get there.  When nobody else arrives for a second, the
+ * missing ones are not coming. */
+static void meet(struct counters *c, long processes, int r, bool spin)
+{
+    if (atomic_fetch_add(&c->arrived, 1) == processes - 1) {
+        atomic_store(&c->arrived, 0); /* the last to arrive opens the gate */
+        atomic_store(&c->round, r + 1);
+        return;
+    }
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int seen = atomic_load(&c->arrived);
+    for (long k = 0; atomic_load(&c->round) <= r; k++) {
+        if (!spin)
+            sched_yield();
+        if (k % 4096 != 0)
+            continue;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (atomic_load(&c->arrived) != seen) { /* somebody came: wait on */
+            seen = atomic_load(&c->arrived);
+            t0 = now;
+        }
+        double waited = (double)(now.tv_sec - t0.tv_sec) +
+                        (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (waited > 1.0)
+            fatal("round %d: no other counting process arrived for a second "
+                  "(is one of them stuck waiting for the lock?)", r);
+    }
+}
+
+/* The increments, in ROUNDS rounds that all processes start together: any
+ * process that was held up catches the others at the next round, so they
+ * really count at the same time, many times over. */
+#define ROUNDS 50
 
 static void worker(void *arg)
 {
     const struct job *job = arg;
-    for (long i = 0; i < job->increments; i++)
-        job->way->add_one(job->c);
+    int cpus[MAX_PROCESSES];
+    bool spin = allowed_cpus(cpus, MAX_PROCESSES) >= job->processes;
+    take_a_cpu(job->number);
+    long done = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        long upto = job->increments * (r + 1) / ROUNDS;
+        meet(job->c, job->processes, r, spin);
+        for (; done < upto; done++)
+            job->way->add_one(job->c);
+    }
 }
 
 int main(int argc, char *argv[])
@@ -101,33 +215,47 @@ int main(int argc, char *argv[])
         usage_exit(USAGE, "too many arguments");
     long processes = argc > 1 ? arg_long(argv[1], 1, MAX_PROCESSES, "PROCESSES", USAGE) : 2;
     long increments = argc > 2 ? arg_long(argv[2], 1, 100000000, "INCREMENTS", USAGE)
-                               : 1000000;
+                               : 100000;
 
     struct counters *c = shared_map(sizeof *c);
-    shared_mutex_init(&c->lock, SHARED_MUTEX_PLAIN);
+    init_shared_lock(c);
+    atomic_init(&c->atomic, 0);
     if (!atomic_is_lock_free(&c->atomic))
         fatal("atomic_long is not lock-free here, so processes cannot share one");
+    int cpus[2];
+    c->one_cpu = allowed_cpus(cpus, 2) < 2;
+    if (processes > 1 && c->one_cpu)
+        fprintf(stderr, "counter: note: only one CPU to run on, so the processes take turns "
+                        "and a wrong atomic increment may lose nothing; to see it, give "
+                        "them two CPUs (taskset -c 0,1 ...)\n");
 
     pid_t children[MAX_PROCESSES];
     for (size_t w = 0; w < sizeof ways / sizeof ways[0]; w++) {
-        struct job job = { c, &ways[w], increments };
-        for (long p = 0; p < processes; p++)
+        struct job job = { c, &ways[w], increments, processes, 0 };
+        atomic_store(&c->arrived, 0);
+        atomic_store(&c->round, 0);
+        for (long p = 0; p < processes; p++) {
+            job.number = p; /* each child gets its own copy of job at fork */
             children[p] = process_start(NULL, worker, &job);
+        }
         int failed = 0;
         for (long p = 0; p < processes; p++)
             failed += process_join(children[p]) != 0;
         if (failed > 0)
             fatal("%d counting process(es) failed", failed);
 
-        long count = ways[w].count(c);
-        long expected = processes * increments;
+        /* long long: processes * increments reaches 6.4e9, more than a
+         * 32-bit long holds. */
+        long long count = ways[w].count(c);
+        long long expected = (long long)processes * increments;
         if (count == expected)
-            say("%ld processes x %ld increments %s: counter %ld, expected %ld",
+            say("%ld processes x %ld increments %s: counter %lld, expected %lld",
                 processes, increments, ways[w].name, count, expected);
         else
-            say("%ld processes x %ld increments %s: counter %ld, expected %ld (lost %ld)",
+            say("%ld processes x %ld increments %s: counter %lld, expected %lld (lost %lld)",
                 processes, increments, ways[w].name, count, expected, expected - count);
     }
+    pthread_mutex_destroy(&c->lock);
     shared_unmap(c, sizeof *c);
     return 0;
 }
