@@ -23,6 +23,8 @@
 #                          have at once (default 128)
 #   GRADE_UID_BASE=N       `all` as root: the first of the unused uids the
 #                          students' code runs as (default 62000)
+#   GRADE_WORK=DIR         `all`: where submissions are built and tested
+#                          (default BUILD/grade-all)
 #
 # Each test's outcome is read from its log by tests/tools/results.awk; the
 # files in tests/grade/ turn the outcomes into points (score.awk, with the
@@ -117,6 +119,26 @@ lesson_targets() {
     done
 }
 
+# seed_build DEST: DEST gets the grader's own programs (common/, supervise,
+# the test tools): copied from BUILD when they are up to date there (as
+# after `make test`), else built.
+seed_build() {
+    local dest=$1 part
+    mkdir -p "${dest}"
+    if [ ! -e "${dest}/libcommon.a" ] && [ -e "${BUILD}/libcommon.a" ] &&
+        clean_make -q BUILD="${BUILD}" $(shared_targets "${BUILD}") 2>/dev/null; then
+        for part in common libcommon.a tools tsan/common tsan/libcommon.a; do
+            if [ -e "${BUILD}/${part}" ]; then
+                mkdir -p "$(dirname "${dest}/${part}")"
+                cp -pR "${BUILD}/${part}" "${dest}/${part}"
+            fi
+        done
+        rm -f "${dest}/tools/supervise.real"
+    fi
+    clean_make BUILD="${dest}" $(shared_targets "${dest}") ||
+        die "the grader's own programs do not build"
+}
+
 # ------------------------------------------------------------------ one tree
 # grade_lessons SRC BUILD OUT: build SRC's exercises into BUILD and run the
 # grader's tests on them, lesson by lesson; OUT gets each lesson's build
@@ -129,7 +151,7 @@ grade_lessons() {
     mkdir -p "${tt}" && chmod 711 "${tt}"
     # One make for every lesson (-k: what compiles is built, and graded),
     # after removing what an earlier build left: no stale program is graded.
-    local targets=(${EXTRA_TARGETS:-}) t
+    local targets=() t
     for l in "${LESSONS[@]}"; do
         rm -rf "${b}/lessons/${l}" "${b}/tsan/lessons/${l}"
         targets+=($(lesson_targets "${b}" "${l}"))
@@ -137,9 +159,6 @@ grade_lessons() {
     as_student env -i PATH="${PATH}" HOME="${HOME:-/}" ${CC:+CC="${CC}"} \
         ${CFLAGS:+CFLAGS="${CFLAGS}"} "${MAKE}" -s --no-print-directory -C "${src}" -k \
         BUILD="${b}" "${targets[@]}" >"${out}/build.log" 2>&1
-    for t in ${EXTRA_TARGETS:-}; do
-        [ -e "${t}" ] || die "the grader's own ${t#"${b}"/} does not build: see ${out}/build.log"
-    done
     for l in "${LESSONS[@]}"; do
         for t in $(lesson_targets "${b}" "${l}"); do
             [ -x "${t}" ] && continue
@@ -297,8 +316,8 @@ cmd_one() {
     out=${work}/out
     rm -rf "${out}" && mkdir -p "${out}" "${RESULTS}"
     TEST_PATH=${PATH}
-    # The grader's own programs are built in the same make as the lessons'.
-    TEST_PATH=${PATH} EXTRA_TARGETS=$(shared_targets "${b}") grade_lessons "${ROOT}" "${b}" "${out}"
+    seed_build "${b}"
+    TEST_PATH=${PATH} grade_lessons "${ROOT}" "${b}" "${out}"
     if [ -n "${GRADE_PRISTINE:-}" ]; then
         untouched=$(grade_pristine) || exit 2
     fi
@@ -430,7 +449,13 @@ grade_submission() {
 
 # Inside the submission's namespaces (as root) or as it is: build and test.
 cmd_inner() {
-    local w=$1
+    local w=$1 fd
+    # No descriptor of the grader's (a make jobserver, a lock, a pipe of
+    # whoever started the grading) reaches the student's programs.
+    for fd in /proc/$$/fd/*; do
+        fd=${fd##*/}
+        if [ "${fd}" -gt 2 ] && [ "${fd}" -ne 255 ]; then eval "exec ${fd}>&-"; fi
+    done 2>/dev/null
     select_lessons
     if [ -n "${SANDBOX_UID:-}" ]; then
         # A /dev/shm (and /tmp) of this submission's own: what its programs
@@ -452,11 +477,11 @@ cmd_all() {
     select_lessons
     [ -r "${WEIGHTS}" ] || die "no weights file ${WEIGHTS}"
     local started=${SECONDS} entry name jobs j i
-    WORK=${BUILD}/grade-all
+    WORK=${GRADE_WORK:-${BUILD}/grade-all}
     SEED=${BUILD}/grade/seed
     rm -rf "${WORK}" && mkdir -p "${WORK}" "${RESULTS}/students" && chmod 711 "${WORK}"
     rm -rf "${RESULTS}/students"/* "${RESULTS}/class.csv"
-    clean_make BUILD="${SEED}" $(shared_targets "${SEED}") || die "the grader's own programs do not build"
+    seed_build "${SEED}"
     PRIVATE_TMP=yes
     case "${ROOT}/ ${WORK}/" in /tmp/* | *" /tmp/"*) PRIVATE_TMP=no ;; esac
     if [ "$(id -u)" = 0 ]; then
