@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # grade.sh - the teacher's side: behind `make grade` and `make grade-all`.
 #
 #   bash tests/grade.sh one         grade this tree's exercises (lessons/)
@@ -14,7 +15,7 @@
 #                          or git:REV for a commit that holds them; tests
 #                          the untouched exercises pass earn nothing (in
 #                          `all` the grader's own tree is the pristine one)
-#   PROGRAM_TIMEOUT=S      seconds a program may run in a test (default 3)
+#   PROGRAM_TIMEOUT=S      seconds a program may run in a test (default 5)
 #   GRADE_LESSON_TIMEOUT=S seconds for one lesson's test (default 60)
 #   GRADE_TIMEOUT=S        `all`: seconds for one submission (default 300)
 #   GRADE_JOBS=N           `all`: submissions graded at once (as root:
@@ -41,7 +42,7 @@ case ${RESULTS} in /*) ;; *) RESULTS=${ROOT}/${RESULTS} ;; esac
 GRADE=${ROOT}/tests/grade
 WEIGHTS=${GRADE_WEIGHTS:-${GRADE}/weights}
 RESULTS_AWK=${ROOT}/tests/tools/results.awk
-PROGRAM_TIMEOUT=${PROGRAM_TIMEOUT:-3}
+PROGRAM_TIMEOUT=${PROGRAM_TIMEOUT:-5}
 GRADE_LESSON_TIMEOUT=${GRADE_LESSON_TIMEOUT:-60}
 GRADE_TIMEOUT=${GRADE_TIMEOUT:-300}
 GRADE_NPROC=${GRADE_NPROC:-128}
@@ -435,6 +436,7 @@ grade_submission() {
             SANDBOX_UID="${SANDBOX_UID}" INNER_PRIVATE_TMP="${PRIVATE_TMP}" WRAP_SUPERVISE=yes \
             bash "${ROOT}/tests/grade.sh" _inner "${w}" >"${w}/out/inner.log" 2>&1
         rc=$?
+        leave_cgroups "${SANDBOX_UID}"
     else
         timeout -k 5 "${GRADE_TIMEOUT}" env TEST_PATH="${PATH}" WRAP_SUPERVISE=yes \
             bash "${ROOT}/tests/grade.sh" _inner "${w}" >"${w}/out/inner.log" 2>&1
@@ -447,6 +449,39 @@ grade_submission() {
 }
 
 
+# The cgroups of a submission (as root, where the kernel has them): its own
+# CPU share, so that a fork bomb takes its own half of the machine and not
+# the other worker's submission's, and a hard process limit.  Best effort:
+# without them RLIMIT_NPROC still holds, and PROGRAM_TIMEOUT ends the bomb.
+cgroup_dirs() {
+    local u=$1
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        echo "/sys/fs/cgroup/grade-${u}"
+    else
+        local c
+        for c in cpu pids; do
+            [ -d "/sys/fs/cgroup/${c}" ] && echo "/sys/fs/cgroup/${c}/grade-${u}"
+        done
+    fi
+}
+
+join_cgroups() {
+    local d
+    for d in $(cgroup_dirs "${SANDBOX_UID}"); do
+        mkdir -p "${d}" 2>/dev/null && echo $$ >"${d}/cgroup.procs" 2>/dev/null || continue
+        [ -w "${d}/pids.max" ] && echo $((GRADE_NPROC * 2)) >"${d}/pids.max"
+    done 2>/dev/null
+    return 0
+}
+
+leave_cgroups() {
+    local d
+    for d in $(cgroup_dirs "$1"); do
+        [ -d "${d}" ] && rmdir "${d}" 2>/dev/null
+    done
+    return 0
+}
+
 # Inside the submission's namespaces (as root) or as it is: build and test.
 cmd_inner() {
     local w=$1 fd
@@ -458,6 +493,7 @@ cmd_inner() {
     done 2>/dev/null
     select_lessons
     if [ -n "${SANDBOX_UID:-}" ]; then
+        join_cgroups
         # A /dev/shm (and /tmp) of this submission's own: what its programs
         # leave there is never seen by another submission's tests.
         mount -t tmpfs -o size=256m,mode=1777,nosuid,nodev tmpfs /dev/shm || exit 3
@@ -466,7 +502,17 @@ cmd_inner() {
         fi
         TEST_PATH=${SYSTEM_PATH}
     fi
-    TEST_TMP=${w}/tests-tmp grade_lessons "${w}/src" "${w}/build" "${w}/out"
+    # The tests' TMPDIR: a short path, for the Unix sockets made in it
+    # (108 bytes at most, Python's multiprocessing included).
+    local tt
+    if [ "${INNER_PRIVATE_TMP:-}" = yes ]; then
+        tt=/tmp/grade && mkdir -p "${tt}"
+    else
+        tt=$(mktemp -d /tmp/grade.XXXXXX) || exit 3
+    fi
+    chmod 711 "${tt}"
+    TEST_TMP=${tt} grade_lessons "${w}/src" "${w}/build" "${w}/out"
+    rm -rf "${tt}"
 }
 
 cmd_all() {

@@ -1,3 +1,4 @@
+#!/bin/sh
 # sandbox.sh - how `make grade-all` runs each program a lesson test runs.
 #
 # usage: sh tests/grade/sandbox.sh UID NPROC SUPERVISE TOP SECONDS PROGRAM [ARG...]
