@@ -127,6 +127,14 @@ hint:
 verify-exercises: all $(TSAN_PROGS) shunit2
 	@$(SUITE) verify
 
+## grade: points for your exercises per test, lesson, total; JUnit, TAP, JSON in build/results/
+## grade-all: grade a class: SUBMISSIONS=DIR (a folder or tarball each) -> build/results/class.csv
+GRADE = BUILD='$(BUILD)' LESSON='$(LESSON)' MAKE='$(MAKE)' CC='$(CC)' CFLAGS='$(CFLAGS)' \
+        TSAN_TESTED='$(TSAN_TESTED)' TEST_TOOLS='$(TEST_TOOLS)' bash tests/grade.sh
+.PHONY: grade grade-all
+grade grade-all: shunit2
+	@+$(GRADE) $(if $(filter grade-all,$@),all '$(SUBMISSIONS)',one)
+
 ## asan, ubsan, tsan: the solutions' tests under Address-, UndefinedBehavior-, ThreadSanitizer
 asan ubsan tsan: %: $(SUPERVISE) $(TSAN_PROGS) shunit2
 	@$(MAKE) --no-print-directory $(call sol_progs,$(BUILD)/$*)
