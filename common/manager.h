@@ -139,8 +139,8 @@ int mgr_start_program(struct mgr *m, const char *path);
  * above; a reference to compare a server of one's own with).  Serves until
  * a SHUTDOWN from the process `starter` (0: from anyone), or until SIGTERM,
  * SIGINT or SIGHUP, which it blocks and takes through a signalfd while it
- * runs.  Closes listen_fd and returns 0, or -1 if it could not start
- * (mgr_error()).  Removes nothing, never exits. */
+ * runs.  Closes listen_fd and returns 0, or -1 if it could not start or
+ * its poll(2) failed (mgr_error()).  Removes nothing, never exits. */
 int mgr_serve(int listen_fd, pid_t starter);
 
 /* Ask the server to stop, and wait for it - never for ever: if it has not

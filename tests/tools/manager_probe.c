@@ -36,6 +36,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -129,15 +131,29 @@ static int start_manager(struct mgr *m)
 
 /* ---------------------------------------------------------- raw clients */
 
-/* A raw connection of our own to address, outside the proxy machinery. */
-static int raw_connect_to(const char *address)
+/* A raw connection of our own to address, outside the proxy machinery;
+ * -1 (errno) if there is nobody to connect to. */
+static int raw_try_connect(const char *address)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", address);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         err_exit("socket");
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1)
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
+        int en = errno;
+        close(fd);
+        errno = en;
+        return -1;
+    }
+    return fd;
+}
+
+/* raw_try_connect(), or end the probe. */
+static int raw_connect_to(const char *address)
+{
+    int fd = raw_try_connect(address);
+    if (fd == -1)
         err_exit("connect to %s", address);
     return fd;
 }
@@ -785,6 +801,21 @@ static void case_rogue_server(void)
 
 /* ---------------------------------------------------------- stalls */
 
+/* Read exactly n bytes from a pipe (blocking): 0, or -1. */
+static int read_pipe(int fd, char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t r = read(fd, buf, n);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        buf += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
 /* 64 clients each announce a 64 KiB frame, send 100 bytes of it, and stop.
  * An honest client connecting meanwhile must be served at once, not told
  * "too many connections" (and not after the stall deadline). */
@@ -817,20 +848,104 @@ static void case_stalled_clients(void)
     check_intact("64 clients stalled mid-frame", answer);
 }
 
-/* Read exactly n bytes from a pipe (blocking): 0, or -1. */
-static int read_pipe(int fd, char *buf, size_t n)
+/* Wait (up to WAIT_MS) until process pid, a child of ours, sits blocked in
+ * system call nr (/proc/PID/syscall): true if it does. */
+static bool blocked_in(pid_t pid, long nr)
 {
-    while (n > 0) {
-        ssize_t r = read(fd, buf, n);
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        buf += r;
-        n -= (size_t)r;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/syscall", (long)pid);
+    for (long long until = now_ms() + WAIT_MS; now_ms() < until;) {
+        FILE *f = fopen(path, "r");
+        long got = -1;
+        if (f != NULL) {
+            if (fscanf(f, "%ld", &got) != 1)
+                got = -1; /* "running" */
+            fclose(f);
+        }
+        if (got == nr)
+            return true;
+        sched_yield();
     }
-    return 0;
+    return false;
 }
+
+/* 64 gets parked for ever fill the table.  Each newcomer then evicts the
+ * get parked longest (an "Evicted" reply: nothing taken) - here a child's
+ * get through a proxy, which sends it again: it must still receive the
+ * item put later.  An honest client is served, and mgr_shutdown stops the
+ * server cleanly.  On a manager of its own. */
+static void case_parked_clients(void)
+{
+    struct mgr m;
+    struct proxy d, q;
+    proxy_must(start_manager(&m));
+    proxy_must(proxy_create_dict(&m, &d));
+    proxy_must(proxy_create_queue(&m, &q));
+    proxy_must(proxy_dict_set(&d, "x", mgr_int(7)));
+    proxy_disconnect(); /* it must not take a slot */
+    int result[2];
+    if (pipe(result) == -1)
+        err_exit("pipe");
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == -1)
+        err_exit("fork");
+    if (child == 0) {
+        struct mgr_value got = mgr_int(0);
+        char text[256];
+        if (proxy_queue_get(&q, -1, &got) == 0)
+            snprintf(text, sizeof text, "received %lld", (long long)got.as.i);
+        else
+            snprintf(text, sizeof text, "%s", mgr_error());
+        if (write(result[1], text, sizeof text) != sizeof text)
+            _exit(1);
+        _exit(0);
+    }
+    /* Its get is sent once it waits for the reply: then it is parked
+     * before any of ours, which come on connections made later. */
+    bool waiting = blocked_in(child, SYS_recvfrom);
+    enum { RAW = MGR_MAX_CLIENTS - 1 };
+    int parked[RAW];
+    struct mgr_request r = { .op = MGR_OP_QUEUE_GET, .id = q.id, .timeout_ms = -1 };
+    static uint8_t frame[64];
+    size_t n = mgr_encode_request(&r, frame, sizeof frame);
+    for (int k = 0; k < RAW; k++) {
+        parked[k] = raw_connect_to(m.address);
+        raw_send(parked[k], frame, n);
+    }
+    struct mgr_value v = mgr_int(0);
+    char answer[600], honest[300], woken[256] = "no report";
+    if (proxy_dict_get(&d, "x", &v) == -1) {
+        snprintf(honest, sizeof honest, "refused: %s", mgr_error());
+        fail_case("an honest client, with 64 gets parked, was %s - make room by evicting "
+                  "the get parked longest", honest);
+    } else {
+        snprintf(honest, sizeof honest, "served");
+    }
+    for (int k = 0; k < RAW; k++)
+        close(parked[k]);
+    if (proxy_queue_put(&q, mgr_int(5)) == -1)
+        fail_case("the put after the parked gets: %s", mgr_error());
+    if (read_pipe(result[0], woken, sizeof woken) == -1)
+        snprintf(woken, sizeof woken, "no report");
+    waitpid(child, NULL, 0);
+    close(result[0]);
+    close(result[1]);
+    if (!waiting)
+        fail_case("the child's get was not sent within %d ms", WAIT_MS);
+    else if (strcmp(woken, "received 5") != 0)
+        fail_case("the proxy's get, evicted to make room, ended with: %s - it must be sent "
+                  "again (nothing was taken) and receive the 5 put later", woken);
+    proxy_disconnect();
+    int rc = mgr_shutdown(&m);
+    snprintf(answer, sizeof answer, "an honest client was %s; the proxy's get, evicted, %s; "
+             "mgr_shutdown: %s", honest, woken, rc == 0 ? "ok" : mgr_error());
+    if (rc == -1)
+        fail_case("mgr_shutdown with 63 gets parked: %s - the starter's SHUTDOWN must always "
+                  "get in", mgr_error());
+    check_intact("64 gets parked for ever", answer);
+}
+
 
 /* More processes use proxies at once than the server has connections:
  * 70 children each make a call and keep their connection, then each makes
@@ -877,6 +992,99 @@ static void case_many_clients(void)
         fail_case("%s: with more processes than connections, close an idle one to make "
                   "room (and the proxy must connect again)", answer);
     check_intact("more processes with proxies than connections", answer);
+}
+
+/* ---------------------------------------------------------- descriptor limits */
+
+#define LOW_FD_LIMIT 40 /* below 2 + MGR_MAX_CLIENTS */
+
+/* Start a manager whose server runs with RLIMIT_NOFILE's soft limit at
+ * `soft` (ours is put back at once).  Returns as start_manager() does. */
+static int start_limited(struct mgr *m, rlim_t soft)
+{
+    struct rlimit was, low;
+    if (getrlimit(RLIMIT_NOFILE, &was) == -1)
+        err_exit("getrlimit");
+    low = was;
+    low.rlim_cur = soft;
+    if (setrlimit(RLIMIT_NOFILE, &low) == -1)
+        err_exit("setrlimit");
+    int rc = start_manager(m);
+    if (setrlimit(RLIMIT_NOFILE, &was) == -1)
+        err_exit("setrlimit");
+    return rc;
+}
+
+/* A server allowed fewer descriptors than it has slots for clients must
+ * still serve: poll(2) refuses (EINVAL) more entries than RLIMIT_NOFILE,
+ * even entries of fd -1, so it may be handed only the live ones. */
+static void case_low_fd_limit(void)
+{
+    struct mgr m;
+    proxy_must(start_limited(&m, LOW_FD_LIMIT));
+    struct proxy d;
+    struct mgr_value v = mgr_int(0);
+    char answer[400];
+    if (proxy_create_dict(&m, &d) == -1 || proxy_dict_set(&d, "x", mgr_int(7)) == -1 ||
+        proxy_dict_get(&d, "x", &v) == -1) {
+        snprintf(answer, sizeof answer, "the server was lost: %s", mgr_error());
+        fail_case("%s - did its poll fail (EINVAL: more entries than RLIMIT_NOFILE) and "
+                  "the loop take that for a stop?", answer);
+    } else {
+        snprintf(answer, sizeof answer, "a dict made, set and read: %lld", (long long)v.as.i);
+    }
+    proxy_disconnect();
+    if (mgr_shutdown(&m) == -1) {
+        strncat(answer, "; mgr_shutdown failed", sizeof answer - strlen(answer) - 1);
+        fail_case("mgr_shutdown of the limited server: %s", mgr_error());
+    }
+    char line[128];
+    snprintf(line, sizeof line, "a server limited to %d descriptors", LOW_FD_LIMIT);
+    check_intact(line, answer);
+}
+
+/* A server out of descriptors (EMFILE) treats it as a full table: it
+ * closes the idlest connection and takes the newcomer.  63 clients each
+ * make one call and stay connected, on a server limited to LOW_FD_LIMIT
+ * descriptors; every one is served, then so is an honest proxy. */
+static void case_out_of_fds(void)
+{
+    enum { IDLE = MGR_MAX_CLIENTS - 1 };
+    struct mgr m;
+    proxy_must(start_limited(&m, LOW_FD_LIMIT));
+    int idle[IDLE], served = 0;
+    struct mgr_request ping = { .op = MGR_OP_PING };
+    static uint8_t request[64];
+    size_t n = mgr_encode_request(&ping, request, sizeof request);
+    for (int k = 0; k < IDLE; k++) {
+        struct answer a = { .ok = false };
+        idle[k] = raw_try_connect(m.address);
+        if (idle[k] != -1 && mgr_write_all(idle[k], request, n) == 0)
+            describe_reply(idle[k], &a, false);
+        served += a.ok;
+    }
+    struct proxy d;
+    struct mgr_value v = mgr_int(0);
+    char answer[400];
+    int rc = proxy_create_dict(&m, &d);
+    if (rc == 0)
+        rc = proxy_dict_set(&d, "x", mgr_int(7));
+    if (rc == 0)
+        rc = proxy_dict_get(&d, "x", &v);
+    snprintf(answer, sizeof answer, "%d idle clients, %d served; then an honest client: %s",
+             IDLE, served, rc == 0 ? "served" : mgr_error());
+    if (served != IDLE || rc == -1)
+        fail_case("%s - out of descriptors (EMFILE), close the idlest connection as for a "
+                  "full table, then accept", answer);
+    proxy_disconnect();
+    for (int k = 0; k < IDLE; k++)
+        if (idle[k] != -1)
+            close(idle[k]);
+    if (mgr_shutdown(&m) == -1)
+        fail_case("mgr_shutdown of the limited server: %s", mgr_error());
+    char line[128];
+    snprintf(line, sizeof line, "a server out of descriptors (limit %d)", LOW_FD_LIMIT);
+    check_intact(line, answer);
 }
 
 /* A frame begun and never finished: the connection is closed once the
@@ -1091,8 +1299,14 @@ static const struct probe_case cases[] = {
       "user nobody's listener there: the proxy refuses, sends 0 bytes (root only)" },
     { "stalled-clients", "-", case_stalled_clients,
       "64 clients stall mid-frame: an honest one is served at once" },
+    { "parked-clients", "queue", case_parked_clients,
+      "64 gets parked for ever: the longest-parked is evicted, an honest one served" },
     { "many-clients", "-", case_many_clients,
       "70 processes keep connections: each one's two calls succeed" },
+    { "low-fd-limit", "-", case_low_fd_limit,
+      "a server with RLIMIT_NOFILE 40: it serves, and stops when asked" },
+    { "out-of-fds", "-", case_out_of_fds,
+      "63 idle clients of a server with RLIMIT_NOFILE 40: all served, then another" },
     { "frame-deadline", "-", case_frame_deadline,
       "a frame stalled half-sent: closed after MGR_FRAME_TIMEOUT_MS" },
     { "stopped-server", "-", case_stopped_server,
