@@ -1237,7 +1237,8 @@ static bool readable_by(int fd, long long until)
  * or -1 (mgr_error()). */
 static int ask_to_stop(const struct mgr *m, long long until)
 {
-    int fd = proxy_connect(m->address, m->owner);
+    long long left = until - now_ms();
+    int fd = proxy_connect_within(m->address, m->owner, left > 0 ? (int)left : 1);
     if (fd == -1)
         return -1;
     uint8_t frame[512];

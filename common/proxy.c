@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,18 @@ static void forget_parents_connection(void)
     proxy_disconnect();
 }
 
+/* The longest proxy_connect() may wait for room in the server's backlog,
+ * in this thread: -1 for ever; proxy_connect_within() sets it. */
+static _Thread_local int connect_wait_ms = -1;
+
+int proxy_connect_within(const char *address, pid_t server_pid, int timeout_ms)
+{
+    connect_wait_ms = timeout_ms < 1 ? 1 : timeout_ms;
+    int fd = proxy_connect(address, server_pid);
+    connect_wait_ms = -1;
+    return fd;
+}
+
 int proxy_connect(const char *address, pid_t server_pid)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -43,11 +56,28 @@ int proxy_connect(const char *address, pid_t server_pid)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return mgr_fail("socket: %s", strerror(errno));
+    /* A blocking connect(2) to an AF_UNIX socket whose backlog is full
+     * waits until the server accepts - for ever, if it is stopped - or
+     * until SO_SNDTIMEO, after which it fails with EAGAIN.  (A nonblocking
+     * one fails at once with EAGAIN, and there is no POLLOUT to wait for.) */
+    struct timeval wait = { connect_wait_ms / 1000, connect_wait_ms % 1000 * 1000 };
+    if (connect_wait_ms > 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait) == -1) {
+        int en = errno;
+        close(fd);
+        return mgr_fail("SO_SNDTIMEO: %s", strerror(en));
+    }
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
         int en = errno;
         close(fd);
+        if (en == EAGAIN && connect_wait_ms > 0)
+            return mgr_fail("connect to the manager at %s: its backlog stayed full for %d ms",
+                            address, connect_wait_ms);
         return mgr_fail("connect to the manager at %s: %s", address, strerror(en));
     }
+    struct timeval never = { 0, 0 };
+    if (connect_wait_ms > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &never, sizeof never); /* blocking again */
     /* Who listens there?  The kernel recorded it when the socket was made
      * to listen; nobody can fake it. */
     struct ucred peer;

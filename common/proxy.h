@@ -84,8 +84,14 @@ int proxy_items(const struct proxy *p, struct mgr_item *items, size_t *n);
 /* A new connection of its own to the server at address (not this
  * process's shared one), checked as above: uid ours, and the pid
  * server_pid unless that is 0.  Returns the socket (close-on-exec,
- * blocking), or -1 (mgr_error() says why).  mgr_shutdown() uses it. */
+ * blocking), or -1 (mgr_error() says why). */
 int proxy_connect(const char *address, pid_t server_pid);
+
+/* proxy_connect(), but the connect(2) waits at most timeout_ms (at least
+ * 1) for room in the server's listen backlog - full while a server is
+ * stopped or flooded - then fails ("its backlog stayed full").  The socket
+ * it returns is blocking, with no timeout.  mgr_shutdown() uses it. */
+int proxy_connect_within(const char *address, pid_t server_pid, int timeout_ms);
 
 /* Close this process's connection, if it has one. */
 void proxy_disconnect(void);

@@ -1130,10 +1130,45 @@ static void case_frame_deadline(void)
 
 static volatile sig_atomic_t rescue_pid, rescued;
 
+/* Connect to address without blocking until its listen backlog is full
+ * (EAGAIN), at most `max` times; the connections go into fds[].  Returns
+ * how many were made. */
+static int fill_backlog(const char *address, int *fds, int max)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", address);
+    int n = 0;
+    while (n < max) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd == -1)
+            err_exit("socket");
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
+            close(fd);
+            break;
+        }
+        fds[n++] = fd;
+    }
+    return n;
+}
+
+/* text, with every `address` in it replaced by "ADDRESS": the line shown
+ * is then the same in every run. */
+static void mask_address(char *text, size_t size, const char *address)
+{
+    char *at, rest[512];
+    size_t len = strlen(address);
+    while (len > 0 && (at = strstr(text, address)) != NULL) {
+        snprintf(rest, sizeof rest, "%s", at + len);
+        snprintf(at, size - (size_t)(at - text), "ADDRESS%s", rest);
+    }
+}
+
 /* mgr_shutdown of a server stopped by SIGSTOP must not wait for ever: it
  * gives up after MGR_SHUTDOWN_TIMEOUT_MS (this probe sets 100 ms), kills
- * and reaps the server and removes its files.  After 1 s a watchdog kills
- * the server itself so that a hanging mgr_shutdown returns to be judged. */
+ * and reaps the server and removes its files.  The stopped server's listen
+ * backlog is full, too: mgr_shutdown's own connect(2) must not wait for
+ * ever either.  After 1 s a watchdog kills the server itself so that a
+ * hanging mgr_shutdown returns to be judged. */
 static void case_stopped_server(void)
 {
     struct mgr m;
@@ -1141,6 +1176,9 @@ static void case_stopped_server(void)
     kill(m.pid, SIGSTOP);
     if (m.child == m.pid) /* ours to wait for: make sure it has stopped */
         waitpid(m.pid, NULL, WUNTRACED);
+    enum { MAX_BACKLOG = 4 * MGR_MAX_CLIENTS };
+    int backlog[MAX_BACKLOG];
+    int queued = fill_backlog(m.address, backlog, MAX_BACKLOG);
     rescue_pid = m.pid;
     rescued = 0;
     alarm(1);
@@ -1149,8 +1187,11 @@ static void case_stopped_server(void)
     unsetenv("MGR_SHUTDOWN_TIMEOUT_MS");
     alarm(CASE_SECONDS);
     rescue_pid = 0;
+    for (int k = 0; k < queued; k++)
+        close(backlog[k]);
     char answer[400], error[256];
     snprintf(error, sizeof error, "%s", rc == -1 ? mgr_error() : "");
+    mask_address(error, sizeof error, m.address);
     struct stat st;
     bool left = stat(m.dir, &st) == 0;
     if (left) { /* not ours to leave behind */
@@ -1158,8 +1199,12 @@ static void case_stopped_server(void)
         rmdir(m.dir);
     }
     if (rescued)
-        fail_case("mgr_shutdown still waited after 1 s for a stopped server (freed only by "
-                  "killing the server): give it a deadline, then SIGKILL");
+        fail_case("mgr_shutdown still waited after 1 s for a stopped server with a full "
+                  "backlog (freed only by killing the server): give it a deadline - its "
+                  "connect(2) too - then SIGKILL");
+    else if (queued == MAX_BACKLOG)
+        fail_case("%d connections to a stopped server, and the backlog was not full",
+                  queued);
     else if (rc != -1)
         fail_case("mgr_shutdown returned 0 for a server it could not stop");
     if (left)
@@ -1310,7 +1355,7 @@ static const struct probe_case cases[] = {
     { "frame-deadline", "-", case_frame_deadline,
       "a frame stalled half-sent: closed after MGR_FRAME_TIMEOUT_MS" },
     { "stopped-server", "-", case_stopped_server,
-      "mgr_shutdown of a SIGSTOPped server: gives up, kills, cleans up" },
+      "mgr_shutdown of a SIGSTOPped server, backlog full: gives up, kills, cleans up" },
     { "no-close-range", "-", case_no_close_range,
       "close_range made ENOSYS: the server still closes inherited fds" },
 };
