@@ -845,13 +845,16 @@ static const char *step_name(int32_t what)
     return "start-up";
 }
 
-/* Tell mgr_start() how start-up went, in one write (atomic: < PIPE_BUF). */
-static void report(int fd, int32_t what, int32_t value)
+/* Tell mgr_start() how start-up went, in one write (atomic: < PIPE_BUF).
+ * Returns false if nobody read it: the starter has gone (EPIPE; the caller
+ * must ignore SIGPIPE). */
+static bool report(int fd, int32_t what, int32_t value)
 {
     struct start_report r = { what, value };
-    if (write(fd, &r, sizeof r) != sizeof r) {
-        /* The starter has gone: there is nobody left to tell. */
-    }
+    ssize_t w;
+    while ((w = write(fd, &r, sizeof r)) == -1 && errno == EINTR)
+        ;
+    return w == (ssize_t)sizeof r;
 }
 
 /* Remove the socket and its directory; either may be gone already. */
@@ -1008,7 +1011,8 @@ static bool wait_signal(const sigset_t *set, int ms)
 
 /* The keeper of a server program: it runs the program in a child of its
  * own, waits for it, and removes the socket and the directory after it,
- * however it ended.  If the starter dies, it stops the program. */
+ * however it ended.  If the starter dies, it stops the program - also when
+ * the starter dies before it has read the report "ready". */
 static _Noreturn void run_keeper(const char *path, int listen_fd, int exit_wr, pid_t starter,
                                  const struct mgr *m)
 {
@@ -1016,6 +1020,10 @@ static _Noreturn void run_keeper(const char *path, int listen_fd, int exit_wr, p
     stop_signals(&wake);
     sigaddset(&wake, SIGCHLD);
     signal(SIGCHLD, SIG_DFL); /* not SIG_IGN: we want to reap the program */
+    /* A report to a starter that has died is EPIPE, not death by SIGPIPE,
+     * which would leave the socket and the directory behind.  (The program
+     * gets SIGPIPE's default back before execv.) */
+    signal(SIGPIPE, SIG_IGN);
     sigprocmask(SIG_BLOCK, &wake, NULL);
     int32_t failed = 0;
     int en = 0;
@@ -1083,11 +1091,13 @@ static _Noreturn void run_keeper(const char *path, int listen_fd, int exit_wr, p
         report(exit_wr, failed, en);
         _exit(1);
     }
-    report(exit_wr, 'R', (int32_t)program);
+    /* Nobody took "ready": the starter died during start-up.  Stop the
+     * program at once, as if the starter's death signal had come. */
+    bool starter_gone = !report(exit_wr, 'R', (int32_t)program);
 
     int status = 0;
     for (;;) {
-        int sig = sigwaitinfo(&wake, NULL);
+        int sig = starter_gone ? SIGTERM : sigwaitinfo(&wake, NULL);
         if (sig == SIGCHLD) {
             pid_t w = waitpid(program, &status, WNOHANG);
             if (w == program || (w == -1 && errno == ECHILD))

@@ -32,6 +32,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -1301,6 +1303,212 @@ static void case_no_close_range(void)
     check_intact("close_range giving ENOSYS", answer);
 }
 
+/* ---------------------------------------------------------- a starter killed */
+
+#define KILLED_STARTERS 20
+#define FORCED_KILLS 5 /* of them, killed as they begin to wait for "ready" */
+
+/* The low 32 bits of a system call's argument k, in struct seccomp_data. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG_LOW(k) (offsetof(struct seccomp_data, args) + 8 * (k))
+#else
+#define ARG_LOW(k) (offsetof(struct seccomp_data, args) + 8 * (k) + 4)
+#endif
+
+/* In a starter, just before mgr_start(): kill this process the moment it
+ * reads the 8-byte report "ready" from the exit pipe - that is, once the
+ * server side is forked, before it can have reported (it still has to set
+ * up, and a keeper to run its program).  The exit pipe's read end will be
+ * the second descriptor mgr_start() opens (socket, then pipe2); fds below
+ * 10 are filled first so that no descriptor the server side opens after
+ * the fork can have that number.  Returns 0, or -1 if it cannot be done. */
+static int die_reading_the_report(void)
+{
+#ifdef __NR_read
+    int fd;
+    while ((fd = open("/dev/null", O_RDONLY)) != -1 && fd < 10)
+        ; /* each kept open: no hole below 10 */
+    if (fd == -1)
+        return -1;
+    int next[3] = { fd, open("/dev/null", O_RDONLY), open("/dev/null", O_RDONLY) };
+    if (next[1] == -1 || next[2] == -1)
+        return -1;
+    uint32_t exit_rd = (uint32_t)next[1]; /* pipe2's first, the read end */
+    for (int k = 0; k < 3; k++)
+        close(next[k]);
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 0, 5),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LOW(0)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, exit_rd, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LOW(2)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 8, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof filter / sizeof filter[0], filter };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
+        return -1;
+    return 0;
+#else
+    return -1;
+#endif
+}
+
+/* What killed_starters() found. */
+struct kill_tally {
+    int runs;        /* starters killed */
+    int before_fork; /* killed before the server side was forked */
+    int left;        /* ... after it: the server side left its files */
+    int sigpipe;     /* processes of the server side that died of SIGPIPE */
+};
+
+/* Remove the manager directories under dir (and the sockets in them);
+ * returns how many there were. */
+static int remove_managers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int count = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX + sizeof e->d_name + 8];
+        snprintf(path, sizeof path, "%s/%s/socket", dir, e->d_name);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        rmdir(path);
+        count++;
+    }
+    closedir(d);
+    return count;
+}
+
+/* In a child of the probe, a subreaper (so that every process of a
+ * killed starter's server side comes back to it to be reaped): start a
+ * manager in a child, the starter, and SIGKILL the starter at moments
+ * spread over the time a start takes - measured first, with one start
+ * let through; reap everything, see what was left in a TMPDIR of its own.
+ * Returns the tally; the probe's alarm() is inherited. */
+static struct kill_tally killed_starters(void)
+{
+    struct kill_tally t = { 0, 0, 0, 0 };
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+        err_exit("PR_SET_CHILD_SUBREAPER");
+    prctl(PR_SET_TIMERSLACK, 1); /* sleeps of a few microseconds */
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/killed-starters-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL)
+        err_exit("mkdtemp %s", dir);
+    setenv("TMPDIR", dir, 1);
+    long long start_ns = 0;
+    for (int run = 0; run <= KILLED_STARTERS; run++) {
+        int started[2];
+        if (pipe(started) == -1)
+            err_exit("pipe");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        pid_t starter = fork();
+        if (starter == -1)
+            err_exit("fork");
+        bool forced = run > 0 && run <= FORCED_KILLS;
+        if (starter == 0) {
+            struct mgr m;
+            close(started[0]);
+            if (forced && die_reading_the_report() == -1)
+                _exit(3);
+            if (start_manager(&m) == 0 && write(started[1], "x", 1) != 1)
+                _exit(1);
+            pause(); /* until the SIGKILL */
+            _exit(0);
+        }
+        close(started[1]);
+        if (run == 0) { /* how long a start takes here, now */
+            char x;
+            if (read(started[0], &x, 1) != 1)
+                fatal("the first starter did not start its manager");
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            start_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+        } else if (forced) {
+            /* Killed by the filter, or (if it could not be set up, or a
+             * sanitizer's runtime opened a descriptor of its own) it
+             * started: then this is one more kill after the start. */
+            char x;
+            if (read(started[0], &x, 1) == -1)
+                err_exit("read");
+        } else {
+            long long ns = start_ns * (run - FORCED_KILLS - 1) / (KILLED_STARTERS - FORCED_KILLS);
+            struct timespec pause_for = { ns / 1000000000, ns % 1000000000 };
+            nanosleep(&pause_for, NULL);
+        }
+        kill(starter, SIGKILL);
+        close(started[0]);
+        bool forked = false;
+        int status;
+        for (pid_t w; (w = waitpid(-1, &status, 0)) != -1 || errno == EINTR;) {
+            if (w == -1 || w == starter)
+                continue;
+            forked = true; /* a process of the server side, reaped */
+            if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE)
+                t.sigpipe++;
+        }
+        int left = remove_managers(dir);
+        if (run == 0)
+            continue; /* the measurement */
+        t.runs++;
+        if (!forked)
+            t.before_fork += left > 0;
+        else if (left > 0)
+            t.left++;
+    }
+    rmdir(dir);
+    return t;
+}
+
+/* A program whose starter dies during mgr_start() leaves nothing behind:
+ * the server side, once forked, stops and removes its socket and its
+ * directory - the keeper of a server program too, which must not die of
+ * SIGPIPE telling the dead starter "ready".  (A starter killed before the
+ * fork may leave its directory: nobody else knows of it - manager.h.) */
+static void case_killed_starter(void)
+{
+    int result[2];
+    if (pipe(result) == -1)
+        err_exit("pipe");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == -1)
+        err_exit("fork");
+    if (pid == 0) {
+        struct kill_tally t = killed_starters();
+        if (write(result[1], &t, sizeof t) != sizeof t)
+            _exit(1);
+        _exit(0);
+    }
+    struct kill_tally t = { -1, 0, 0, 0 };
+    if (read_pipe(result[0], (char *)&t, sizeof t) == -1)
+        fail_case("the child killing starters did not report");
+    waitpid(pid, NULL, 0);
+    close(result[0]);
+    close(result[1]);
+    char answer[300];
+    snprintf(answer, sizeof answer, "%d starters killed during mgr_start: %s", KILLED_STARTERS,
+             t.left == 0 && t.sigpipe == 0 ? "nothing left behind by a server side"
+                                           : "FILES LEFT BEHIND");
+    if (t.sigpipe > 0)
+        fail_case("%d of %d killed starters' server sides died of SIGPIPE (files left: %d): "
+                  "the report \"ready\" to a dead starter is EPIPE - ignore SIGPIPE, then "
+                  "stop and clean up", t.sigpipe, t.runs, t.left);
+    else if (t.left > 0)
+        fail_case("%d of %d killed starters left their socket and directory behind, after "
+                  "the fork", t.left, t.runs);
+
+    check_intact("a starter killed while starting", answer);
+}
+
 /* ---------------------------------------------------------- the table */
 
 struct probe_case {
@@ -1356,6 +1564,8 @@ static const struct probe_case cases[] = {
       "a frame stalled half-sent: closed after MGR_FRAME_TIMEOUT_MS" },
     { "stopped-server", "-", case_stopped_server,
       "mgr_shutdown of a SIGSTOPped server, backlog full: gives up, kills, cleans up" },
+    { "killed-starter", "-", case_killed_starter,
+      "20 starters killed during mgr_start: no server side dies of SIGPIPE, none leaves files" },
     { "no-close-range", "-", case_no_close_range,
       "close_range made ENOSYS: the server still closes inherited fds" },
 };
