@@ -873,12 +873,25 @@ static void stop_signals(sigset_t *set)
     sigaddset(set, SIGHUP);
 }
 
-/* $MGR_FRAME_TIMEOUT_MS if it is a positive number, else the default. */
+/* The environment variable `name` if it is a whole number of ms from 1 to
+ * an hour (nothing else around it), else `fallback`. */
+static int env_ms(const char *name, int fallback)
+{
+    const char *e = getenv(name);
+    if (e == NULL || *e == '\0')
+        return fallback;
+    char *end;
+    errno = 0;
+    long ms = strtol(e, &end, 10);
+    if (errno != 0 || *end != '\0' || ms < 1 || ms > 3600000)
+        return fallback;
+    return (int)ms;
+}
+
+/* $MGR_FRAME_TIMEOUT_MS if it is a valid number (env_ms), else the default. */
 static int frame_timeout_ms(void)
 {
-    const char *e = getenv("MGR_FRAME_TIMEOUT_MS");
-    int ms = e != NULL && *e != '\0' ? atoi(e) : 0;
-    return ms > 0 ? ms : MGR_FRAME_TIMEOUT_MS_DEFAULT;
+    return env_ms("MGR_FRAME_TIMEOUT_MS", MGR_FRAME_TIMEOUT_MS_DEFAULT);
 }
 
 /* Did the last serve_on() of this process end on an error (poll failed)?
@@ -985,12 +998,11 @@ static _Noreturn void run_server(int listen_fd, int exit_wr, pid_t starter,
     _exit(0);
 }
 
-/* $MGR_SHUTDOWN_TIMEOUT_MS if it is a positive number, else the default. */
+/* $MGR_SHUTDOWN_TIMEOUT_MS if it is a valid number (env_ms), else the
+ * default. */
 static int shutdown_timeout_ms(void)
 {
-    const char *e = getenv("MGR_SHUTDOWN_TIMEOUT_MS");
-    int ms = e != NULL && *e != '\0' ? atoi(e) : MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT;
-    return ms > 0 ? ms : MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT;
+    return env_ms("MGR_SHUTDOWN_TIMEOUT_MS", MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT);
 }
 
 /* Wait up to ms for one of the (blocked) signals in set: true if one came. */
