@@ -1364,8 +1364,9 @@ struct kill_tally {
     int sigpipe;     /* processes of the server side that died of SIGPIPE */
 };
 
-/* Remove the manager directories under dir (and the sockets in them);
- * returns how many there were. */
+/* Remove what is in dir: manager directories (and the sockets in them),
+ * and any file (ThreadSanitizer leaves tsan.rodata.PID files of processes
+ * that were killed).  Returns how many manager directories there were. */
 static int remove_managers(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -1376,11 +1377,14 @@ static int remove_managers(const char *dir)
         if (e->d_name[0] == '.')
             continue;
         char path[PATH_MAX + sizeof e->d_name + 8];
-        snprintf(path, sizeof path, "%s/%s/socket", dir, e->d_name);
-        unlink(path);
+        if (strncmp(e->d_name, "manager-", 8) == 0) {
+            snprintf(path, sizeof path, "%s/%s/socket", dir, e->d_name);
+            unlink(path);
+            count++;
+        }
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        rmdir(path);
-        count++;
+        if (rmdir(path) == -1)
+            unlink(path);
     }
     closedir(d);
     return count;
