@@ -894,13 +894,12 @@ static int frame_timeout_ms(void)
     return env_ms("MGR_FRAME_TIMEOUT_MS", MGR_FRAME_TIMEOUT_MS_DEFAULT);
 }
 
-/* Did the last serve_on() of this process end on an error (poll failed)?
+/* Set by serve_on(): did its loop end on an error (poll failed)?
  * mgr_error() then says why. */
 static bool serve_failed;
 
 /* The server proper: set up, serve until told to stop, let go of
- * everything.  signal_fd is a signalfd for the stop signals (blocked).
- * Sets serve_failed. */
+ * everything.  signal_fd is a signalfd for the stop signals (blocked). */
 static void serve_on(int listen_fd, int signal_fd, pid_t starter, int frame_ms)
 {
     static struct server s; /* large; one per server process */
