@@ -2,6 +2,8 @@
 #include "shared.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -74,4 +76,50 @@ bool shared_wait_until(pthread_mutex_t *lock, const int *counter, int want)
         if (nanosleep(&look_again, NULL) == -1 && errno != EINTR)
             err_exit("nanosleep");
     }
+}
+
+bool shared_lock_patiently(pthread_mutex_t *mutex)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    long ns = deadline.tv_nsec + 2 * pace_tick_ms() * 1000000L;
+    deadline.tv_sec += SHARED_PATIENCE_S + ns / 1000000000L;
+    deadline.tv_nsec = ns % 1000000000L;
+    int s = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &deadline);
+    if (s == ETIMEDOUT)
+        return false;
+    if (s != 0)
+        err_exit_en(s, "pthread_mutex_clocklock");
+    return true;
+}
+
+/* The first line of /proc/PID/FILE in buf ("" if it cannot be read). */
+static void read_proc(pid_t pid, const char *file, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, file);
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    if (fgets(buf, (int)size, f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+}
+
+bool shared_is_asleep(pid_t pid)
+{
+    char stat[512];
+    read_proc(pid, "stat", stat, sizeof stat);
+    /* "PID (COMM) STATE ...": COMM may hold spaces and ')', so look for
+     * the state after the last ')'. */
+    const char *end = strrchr(stat, ')');
+    return end != NULL && end[1] == ' ' && end[2] == 'S';
+}
+
+bool shared_sleeps_on_a_futex(pid_t pid)
+{
+    char wchan[128];
+    read_proc(pid, "wchan", wchan, sizeof wchan);
+    return strstr(wchan, "futex") != NULL;
 }
