@@ -11,10 +11,10 @@ LESSON=03_shared_value
 
 STRACE_LOG=""
 
-# The first line the program wrote to stderr, for a failure message.
+# The first line the program wrote to stderr (or FILE), for a message.
 first_err() {
     local line
-    line=$(sed -n '1p' "${ERR}")
+    line=$(sed -n '1p' "${1:-${ERR}}")
     [ -n "${line}" ] && echo " (it said: ${line})"
 }
 
@@ -41,6 +41,8 @@ trace_shared_value() {
     run_cmd strace -f -qq -o "${STRACE_LOG}" -e trace=mmap,clone,clone3,fork,vfork \
         "${BIN_DIR}/shared_value" || { STRACE_LOG=""; return 1; }
     TIMEOUT_CAUSE=""
+    STRACE_ERR=${SHUNIT_TMPDIR}/strace.err
+    cp "${ERR}" "${STRACE_ERR}"
 }
 
 # The program's shared mappings, from the log: "LINE PID LENGTH FLAGS" each.
@@ -67,9 +69,9 @@ test_shared_value__maps_shared_memory() {
     if [ -z "$(shared_mmaps)" ]; then
         if grep -Eq ' mmap\(NULL, [0-9]+, PROT_READ\|PROT_WRITE, MAP_PRIVATE\|MAP_ANONYMOUS, -1' \
             "${STRACE_LOG}" && grep -q 'did not keep another process out' "${OUT}"; then
-            fail "shared_value mapped its Value with MAP_PRIVATE: each process gets a copy of its own at its first write - mmap(2) has a flag for memory the children share$(first_err)"
+            fail "shared_value mapped its Value with MAP_PRIVATE: each process gets a copy of its own at its first write - mmap(2) has a flag for memory the children share$(first_err "${STRACE_ERR}")"
         else
-            fail "shared_value made no MAP_SHARED mapping (mmap(2)): the Value must live in memory shared with the children$(first_err)"
+            fail "shared_value made no MAP_SHARED mapping (mmap(2)): the Value must live in memory shared with the children$(first_err "${STRACE_ERR}")"
         fi
     fi
 }
@@ -136,7 +138,7 @@ test_shared_value__maps_the_value_before_forking() {
     late=$(shared_mmaps | awk -v first="${first}" -v pid="${main_pid}" \
         '$1 > first || $2 != pid { n++ } END { print n + 0 }')
     if [ "${late}" -gt 0 ]; then
-        fail "shared_value made ${late} shared mapping(s) after its first fork(): a mapping made after fork() belongs to one process and its later children only - make the Value once, in main(), before any process is started$(first_err)"
+        fail "shared_value made ${late} shared mapping(s) after its first fork(): a mapping made after fork() belongs to one process and its later children only - make the Value once, in main(), before any process is started$(first_err "${STRACE_ERR}")"
     fi
 }
 
@@ -220,8 +222,8 @@ test_string_trap__char_array_carries_the_string() {
         "") show_stderr
             fail "the reader found no string in the char array: the writer must copy its string's characters into shared->text" ;;
         "Hello from the writer"?*)
-            fail "the reader found '${text}': the writer's string, then the rest of the older one - the copy left out the terminating '\\0'" ;;
-        *) fail "the reader found '${text}' in the char array, not 'Hello from the writer': copy the whole string, characters and '\\0', into shared->text" ;;
+            fail "the reader found '${text}': the writer's string, then the rest of the older one - the copy left out the string's terminating NUL character" ;;
+        *) fail "the reader found '${text}' in the char array, not 'Hello from the writer': copy the whole string, its characters and its terminating NUL, into shared->text" ;;
     esac || return
     assert_exit 0 || return
     assert_output 03_shared_value_string.out 's/0x[0-9a-f]+/0xADDRESS/g' || return
@@ -263,5 +265,35 @@ test_typecodes__table_ends_with_the_pointer_row() {
 test_typecodes__rejects_bad_arguments() {
     assert_usage_error typecodes extra
 }
+
+# ---------------------------------------------------------------- stages
+# The tests of a program come in the order a learner gets them right.
+# Once one fails, the program's later tests are skipped: they would only
+# fail again for the same reason, and take time to do it.
+
+FAILED_PROGS=" "
+
+tearDown() {
+    if [ "${__shunit_testSuccess}" != "${SHUNIT_TRUE}" ]; then
+        local prog=${_shunit_test_#test_}
+        FAILED_PROGS="${FAILED_PROGS}${prog%%__*} "
+    fi
+}
+
+# Wrap every test_PROG__WHAT so that it first checks that PROG has no
+# failed test yet.
+for t in $(declare -F | awk '$3 ~ /^test_/ { print $3 }'); do
+    eval "stage_${t}() $(declare -f "${t}" | tail -n +2)"
+    eval "${t}() {
+        local prog=\${FUNCNAME[0]#test_}
+        prog=\${prog%%__*}
+        case \"\${FAILED_PROGS}\" in *\" \${prog} \"*)
+            skip_test \"an earlier test of \${prog} failed: fix that first\"
+            return 0 ;;
+        esac
+        stage_${t}
+    }"
+done
+unset t
 
 . "${SHUNIT2}"
