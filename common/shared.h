@@ -64,11 +64,11 @@ void shared_mutex_init(pthread_mutex_t *mutex, int flags);
 bool shared_wait_until(pthread_mutex_t *lock, const int *counter, int want);
 
 /* Lock *mutex, waiting at most SHARED_PATIENCE_S seconds (plus two
- * ticks) for it, on the monotonic clock (pthread_mutex_clocklock(3)).
- * Returns true once it is locked; false if it stayed locked that long - by
- * a holder that never unlocks it, or one whose waiters are never woken -
- * and then the caller says what it waited for.  Ends the process if the
- * call fails for any other reason. */
+ * ticks) for it, on the monotonic clock: tries, and tries again every 100
+ * microseconds (pthread_mutex_trylock(3)).  Returns true once it is
+ * locked; false if it stayed locked that long - by a holder that never
+ * unlocks it - and then the caller says what it waited for.  Ends the
+ * process if trying fails for any other reason than EBUSY. */
 bool shared_lock_patiently(pthread_mutex_t *mutex);
 
 /* Is process `pid` asleep in the kernel right now (state S in

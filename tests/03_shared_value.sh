@@ -64,7 +64,7 @@ first_fork_line() {
 # The Value's memory is a MAP_SHARED mapping (MAP_PRIVATE would give each
 # process a copy of its own at its first write).
 test_shared_value__maps_shared_memory() {
-    need_strace || return
+    need_strace || return 0
     trace_shared_value || return
     if [ -z "$(shared_mmaps)" ]; then
         if grep -Eq ' mmap\(NULL, [0-9]+, PROT_READ\|PROT_WRITE, MAP_PRIVATE\|MAP_ANONYMOUS, -1' \
@@ -80,7 +80,7 @@ test_shared_value__maps_shared_memory() {
 # the pointer (8), not of the struct: the kernel rounds it up to a page,
 # so the program still runs - until the struct grows past a page.
 test_shared_value__maps_room_for_the_whole_struct() {
-    need_strace || return
+    need_strace || return 0
     trace_shared_value || return
     run_prog shared_value sizes || return
     local want asked
@@ -98,7 +98,7 @@ test_shared_value__maps_room_for_the_whole_struct() {
 # and exits 1.  mmap returns MAP_FAILED, not NULL: a NULL check goes on
 # with the pointer (void *)-1 and crashes at the first use.
 test_shared_value__reports_a_failed_mmap() {
-    need_strace || return
+    need_strace || return 0
     trace_shared_value || return
     local main_pid nth
     main_pid=$(awk 'NR == 1 { print $1 }' "${STRACE_LOG}")
@@ -130,7 +130,7 @@ test_shared_value__reports_a_failed_mmap() {
 # it.  A mapping made after fork() - in a child, or one for each child - is
 # a second, unrelated one.
 test_shared_value__maps_the_value_before_forking() {
-    need_strace || return
+    need_strace || return 0
     trace_shared_value || return
     local first main_pid late
     first=$(first_fork_line)

@@ -127,15 +127,8 @@ static void init_array_lock(pthread_mutex_t *lock)
  * lock held this long is one that its last taker never let go. */
 static void lock_array(pthread_mutex_t *lock)
 {
-    if (shared_lock_patiently(lock))
-        return;
-    /* Free now?  Then it was let go, and this waiter was not woken. */
-    if (pthread_mutex_trylock(lock) == 0)
-        fatal("%s waited %d s for the array's lock, which was let go "
-              "without waking it: a mutex that is not "
-              "PTHREAD_PROCESS_SHARED wakes only waiters of its own process",
-              speaker(), SHARED_PATIENCE_S);
-    fatal("%s waited %d s for the array's lock, and it was never let "
+    if (!shared_lock_patiently(lock))
+        fatal("%s waited %d s for the array's lock, and it was never let "
               "go: is every lock of it matched by an unlock (get(), "
               "read_whole(), read_slice())?", speaker(), SHARED_PATIENCE_S);
 }
