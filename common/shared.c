@@ -59,17 +59,23 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Looks a wait must have made, beside its seconds, before it gives up: a
+ * process that could look this often had the CPU often enough that the
+ * one it waits for could have answered too, however loaded the machine
+ * (the partner runs while this one sleeps between looks). */
+enum { ENOUGH_LOOKS = 2000 };
+
 bool shared_wait_until(pthread_mutex_t *lock, const int *counter, int want)
 {
     const struct timespec look_again = { 0, 100 * 1000 }; /* 100 µs */
     double give_up = now_s() + SHARED_PATIENCE_S + 2 * pace_tick_ms() / 1000.0;
-    for (;;) {
+    for (long looks = 0;; looks++) {
         Pthread_mutex_lock(lock);
         int seen = *counter;
         Pthread_mutex_unlock(lock);
         if (seen >= want)
             return true;
-        if (now_s() > give_up)
+        if (looks >= ENOUGH_LOOKS && now_s() > give_up)
             return false;
         /* Sleeping, rather than spinning, hands the CPU to the process we
          * wait for; a signal that cuts the sleep short does no harm. */
@@ -86,13 +92,13 @@ bool shared_lock_patiently(pthread_mutex_t *mutex)
      * must see every lock.) */
     const struct timespec look_again = { 0, 100 * 1000 }; /* 100 µs */
     double give_up = now_s() + SHARED_PATIENCE_S + 2 * pace_tick_ms() / 1000.0;
-    for (;;) {
+    for (long looks = 0;; looks++) {
         int s = pthread_mutex_trylock(mutex);
         if (s == 0)
             return true;
         if (s != EBUSY)
             err_exit_en(s, "pthread_mutex_trylock");
-        if (now_s() > give_up)
+        if (looks >= ENOUGH_LOOKS && now_s() > give_up)
             return false;
         if (nanosleep(&look_again, NULL) == -1 && errno != EINTR)
             err_exit("nanosleep");

@@ -58,7 +58,9 @@ void shared_mutex_init(pthread_mutex_t *mutex, int flags);
 /* Wait until *counter, read with *lock held, is at least `want`.  Looks
  * every 100 microseconds and sleeps in between, so the process it waits
  * for gets the CPU even when both run on one.  Returns true once it is;
- * false if SHARED_PATIENCE_S seconds (plus two ticks) pass first, and then
+ * false if SHARED_PATIENCE_S seconds (plus two ticks) pass first - and it
+ * has looked at least 2000 times by then, so that a machine too loaded to
+ * run the partner is not taken for a partner that never answers - and then
  * the caller says what it waited for.  Ends the process only if locking
  * fails.  (Lesson 09's condition variables wait without looking.) */
 bool shared_wait_until(pthread_mutex_t *lock, const int *counter, int want);
@@ -66,7 +68,8 @@ bool shared_wait_until(pthread_mutex_t *lock, const int *counter, int want);
 /* Lock *mutex, waiting at most SHARED_PATIENCE_S seconds (plus two
  * ticks) for it, on the monotonic clock: tries, and tries again every 100
  * microseconds (pthread_mutex_trylock(3)).  Returns true once it is
- * locked; false if it stayed locked that long - by a holder that never
+ * locked; false if it stayed locked that long, and as many looks as
+ * shared_wait_until() makes - by a holder that never
  * unlocks it - and then the caller says what it waited for.  Ends the
  * process if trying fails for any other reason than EBUSY. */
 bool shared_lock_patiently(pthread_mutex_t *mutex);
