@@ -52,14 +52,16 @@ void shared_mutex_init(pthread_mutex_t *mutex, int flags);
  * they give up: this many seconds plus two ticks of the pace (pace.h).  A
  * partner that is alive answers in microseconds; one that has not answered
  * after a second is stuck, or is not sharing our memory, and a test that
- * waits for the verdict must not wait long. */
+ * waits for the verdict must not wait long.  A test may set another
+ * patience, in milliseconds, in the environment: SHARED_PATIENCE_MS=200.
+ * (A value that is not a whole number from 1 to 60000 ends the program.) */
 #define SHARED_PATIENCE_S 1
 
 /* Wait until *counter, read with *lock held, is at least `want`.  Looks
  * every 100 microseconds and sleeps in between, so the process it waits
  * for gets the CPU even when both run on one.  Returns true once it is;
- * false if SHARED_PATIENCE_S seconds (plus two ticks) pass first - and it
- * has looked at least 2000 times by then, so that a machine too loaded to
+ * false if the patience above passes first - and it has looked at least
+ * twice per millisecond of it by then, so that a machine too loaded to
  * run the partner is not taken for a partner that never answers - and then
  * the caller says what it waited for.  Ends the process only if locking
  * fails.  (Lesson 09's condition variables wait without looking.) */

@@ -34,11 +34,14 @@ need_strace() {
 
 # trace_shared_value: run shared_value once under strace -f, keeping its
 # mmap and fork calls in ${STRACE_LOG} (one run serves several tests).
+# These tests judge the calls, and the lock proof that comes first: the
+# Writer and the Reader need not finish, so they get little patience
+# (common/shared.h), which a program mapped after fork() would spend.
 trace_shared_value() {
     [ -n "${STRACE_LOG}" ] && [ -s "${STRACE_LOG}" ] && return 0
     STRACE_LOG=${SHUNIT_TMPDIR}/strace.log
     TIMEOUT_CAUSE="the Writer and the Reader wait for each other: do they share one Value?"
-    run_cmd strace -f -qq -o "${STRACE_LOG}" -e trace=mmap,clone,clone3,fork,vfork \
+    SHARED_PATIENCE_MS=200 run_cmd strace -f -qq -o "${STRACE_LOG}" -e trace=mmap,clone,clone3,fork,vfork \
         "${BIN_DIR}/shared_value" || { STRACE_LOG=""; return 1; }
     TIMEOUT_CAUSE=""
     STRACE_ERR=${SHUNIT_TMPDIR}/strace.err
