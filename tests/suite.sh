@@ -481,8 +481,9 @@ cmd_test() {
         harness_log=$(mktemp -d)
         (
             for t in tests/harness/*.sh; do
-                bash "${t}" </dev/null >"${harness_log}/$(basename "${t}" .sh).log" 2>&1
+                bash "${t}" </dev/null >"${harness_log}/$(basename "${t}" .sh).log" 2>&1 &
             done
+            wait
         ) &
         harness_pid=$!
     fi

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# make watch, driven without a terminal (keys through a pipe) on a fixture
+# course in a throw-away copy of the tree: a save is seen (inotify, and
+# polling when forced), the keys work, it moves on when a program passes,
+# and Ctrl-C leaves no process behind.  `make test` runs it.
+LESSON=harness
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/fixture/tree.sh"
+
+setUp() { TEST_START=$(now_ms); }
+tearDown() { [ -n "${HARNESS_TIMES:-}" ] && echo "  took $(($(now_ms) - TEST_START)) ms"; return 0; }
+
+eval "$(declare -f oneTimeSetUp | sed '1s/^oneTimeSetUp/lib_oneTimeSetUp/')"
+oneTimeSetUp() {
+    lib_oneTimeSetUp
+    T=${SHUNIT_TMPDIR}/tree
+    make_tree "${T}" || exit 2
+}
+
+# start_watch [MAKE-ARG...]: make watch in the tree, in a session of its own
+# (so that a "Ctrl-C" can go to its whole process group as a terminal's
+# would), keys from the fifo ${KEYS}, output in ${WOUT}.
+start_watch() {
+    KEYS=${SHUNIT_TMPDIR}/keys
+    WOUT=${SHUNIT_TMPDIR}/watch.out
+    rm -f "${KEYS}" && mkfifo "${KEYS}"
+    (cd "${T}" && WATCH_DEBOUNCE_MS=50 exec "${CLEAN_ENV[@]}" setsid make watch "$@" \
+        <"${KEYS}" >"${WOUT}" 2>&1) &
+    WATCH_PID=$!
+    exec 7>"${KEYS}" # keep the pipe open: the keys come from here
+}
+
+# key CHARS: type them.
+key() { printf '%s' "$1" >&7; }
+
+# wait_for COUNT TEXT: until TEXT is in the output COUNT times (5 s at most).
+wait_for() {
+    local n=0
+    while [ "${n}" -lt 500 ]; do
+        [ "$(grep -acF -- "$2" "${WOUT}" 2>/dev/null)" -ge "$1" ] && return 0
+        sleep 0.01
+        n=$((n + 1))
+    done
+    sed 's/^/  | /' "${WOUT}"
+    fail "make watch did not print \"$2\" ${1} time(s) within 5 s"
+    return 1
+}
+
+# stop_watch: q, then it must end by itself.
+stop_watch() {
+    key q
+    exec 7>&-
+    local n=0
+    while kill -0 "${WATCH_PID}" 2>/dev/null && [ "${n}" -lt 300 ]; do
+        sleep 0.01
+        n=$((n + 1))
+    done
+    if kill -0 "${WATCH_PID}" 2>/dev/null; then
+        fail "make watch did not quit on q"
+        kill -KILL -- "-${WATCH_PID}" 2>/dev/null
+    fi
+    wait "${WATCH_PID}" 2>/dev/null
+}
+
+# Processes still running from the tree (its programs, its make).
+left_in_tree() {
+    local p
+    for p in /proc/[0-9]*; do
+        [ "${p#/proc/}" = "$$" ] && continue
+        { tr '\0' ' ' <"${p}/cmdline"; } 2>/dev/null | grep -aqF -- "${T}/" && echo "${p#/proc/}"
+        [ "$(readlink "${p}/cwd" 2>/dev/null)" = "${T}" ] && echo "${p#/proc/}"
+    done | sort -u
+}
+
+test_watch_reruns_on_save_and_its_keys_work() {
+    # (stuck.c deadlocks for 2 s on every check: keep it out of this one)
+    printf 'done 02_flat/stuck\n' >"${T}/.progress"
+    start_watch
+    wait_for 1 "with inotify" || return
+    wait_for 1 "== Lesson 01 first.c: fail at stage 2 of 3" || { stop_watch; return; }
+    wait_for 1 "q quit" || { stop_watch; return; }
+    echo "/* mine */" >>"${T}/lessons/01_alpha/second.c"
+    echo "/* saved */" >>"${T}/lessons/01_alpha/first.c"
+    wait_for 1 "first.c was saved: checking again" || { stop_watch; return; }
+    wait_for 2 "== Lesson 01 first.c: fail" || { stop_watch; return; }
+    key h
+    wait_for 1 "Hint 1 of 3 for first.c" || { stop_watch; return; }
+    key l
+    wait_for 1 "-> pending  lessons/01_alpha/first.c" || { stop_watch; return; }
+    # n: on to the next program, though this one does not pass yet
+    key n
+    wait_for 1 "Moved on to lessons/01_alpha/second.c" || { stop_watch; return; }
+    wait_for 1 "== Lesson 01 second.c: fail" || { stop_watch; return; }
+    # x, then y to confirm: reset the current exercise, keeping a copy
+    key xy
+    wait_for 1 "Your lessons/01_alpha/second.c is kept in" || { stop_watch; return; }
+    wait_for 2 "== Lesson 01 second.c: fail" || { stop_watch; return; }
+    # The program passes: watch moves on to the next pending one.
+    cp "${T}/solutions/01_alpha/second.c" "${T}/lessons/01_alpha/second.c"
+    wait_for 1 "[done] Lesson 01: alpha - second.c" || { stop_watch; return; }
+    wait_for 3 "== Lesson 01 first.c: fail" || { stop_watch; return; }
+    stop_watch
+    assertEquals "left no process behind" "" "$(left_in_tree)"
+    (cd "${T}" && git checkout -q lessons)
+}
+
+test_watch_polls_when_asked() {
+    rm -f "${T}/.progress"
+    WATCH_INTERVAL_MS=100 start_watch POLL=1
+    wait_for 1 "by polling modification times every 100 ms" || { stop_watch; return; }
+    wait_for 1 "q quit" || { stop_watch; return; }
+    echo "/* saved */" >>"${T}/lessons/01_alpha/first.c"
+    wait_for 1 "first.c was saved: checking again" || { stop_watch; return; }
+    wait_for 2 "== Lesson 01 first.c: fail" || { stop_watch; return; }
+    stop_watch
+    (cd "${T}" && git checkout -q lessons)
+}
+
+test_ctrl_c_leaves_no_process_behind() {
+    # The current program deadlocks: Ctrl-C comes while it is stuck.
+    printf 'done 01_alpha/first\ndone 01_alpha/second\n' >"${T}/.progress"
+    start_watch
+    local n=0
+    while [ "${n}" -lt 500 ] && ! pgrep -f "${T}/build/lessons/02_flat/stuck" >/dev/null; do
+        sleep 0.01
+        n=$((n + 1))
+    done
+    pgrep -f "${T}/build/lessons/02_flat/stuck" >/dev/null || fail "the stuck program never ran"
+    kill -INT -- "-${WATCH_PID}"
+    n=0
+    while kill -0 "${WATCH_PID}" 2>/dev/null && [ "${n}" -lt 300 ]; do
+        sleep 0.01
+        n=$((n + 1))
+    done
+    kill -0 "${WATCH_PID}" 2>/dev/null && fail "make watch did not end on Ctrl-C"
+    exec 7>&-
+    wait "${WATCH_PID}" 2>/dev/null
+    # Give the killed processes' last steps a moment (reaping is not instant).
+    n=0
+    while [ -n "$(left_in_tree)" ] && [ "${n}" -lt 100 ]; do
+        sleep 0.01
+        n=$((n + 1))
+    done
+    assertEquals "Ctrl-C left no process behind: $(ps -o pid,args -p "$(left_in_tree | paste -sd, -)" 2>/dev/null)" \
+        "" "$(left_in_tree)"
+}
+
+. "${SHUNIT2}"
