@@ -53,6 +53,11 @@ SHUNIT_COLOR=${SHUNIT_COLOR:-none}
 # keep a long one, as they run many times slower.
 PROGRAM_TIMEOUT=${PROGRAM_TIMEOUT:-20}
 SANITIZER_TIMEOUT=${SANITIZER_TIMEOUT:-20}
+# (a longer PROGRAM_TIMEOUT, for a slow machine, holds for them too)
+case ${PROGRAM_TIMEOUT} in
+    *[!0-9]*) ;;
+    *) [ "${PROGRAM_TIMEOUT}" -gt "${SANITIZER_TIMEOUT%.*}" ] 2>/dev/null && SANITIZER_TIMEOUT=${PROGRAM_TIMEOUT} ;;
+esac
 
 # Tests never wait for a human-paced tick.
 export TICK_MS=0

@@ -177,6 +177,22 @@ check_prog_named() {
     fi
 }
 
+# PROG=name without LESSON: the lesson that has the program.
+lesson_of_prog() {
+    local l found=()
+    for l in "${ALL_LESSONS[@]}"; do
+        [[ " ${PROGS_OF[${l}]:-} " == *" $1 "* ]] && found+=("${l}")
+    done
+    case ${#found[@]} in
+        1) echo "${found[0]}" ;;
+        0) echo "No lesson has a program '$1' (make list shows them all)." >&2; return 2 ;;
+        *) echo "Several lessons have a program '$1': say which with LESSON=NN (${found[*]})." >&2; return 2 ;;
+    esac
+}
+if [ -z "${LESSON:-}" ] && [ -n "${PROG:-}" ] && [ -z "${ALL:-}" ]; then
+    case ${1:-} in check | hint | reset | compare) LESSON=$(lesson_of_prog "${PROG}") || exit 2 ;; esac
+fi
+
 # ------------------------------------------------------------ state file
 # One fact a line:  done LESSON/PROG   hint LESSON/PROG N   current LESSON/PROG
 # Read once into memory; every change writes the whole file again (through
