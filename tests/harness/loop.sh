@@ -8,8 +8,12 @@ LESSON=harness
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/fixture/tree.sh"
 
-setUp() { TEST_START=$(now_ms); }
-tearDown() { [ -n "${HARNESS_TIMES:-}" ] && echo "  took $(($(now_ms) - TEST_START)) ms"; return 0; }
+# HARNESS_TIMES=1: say how long each test takes.
+setUp() { [ -n "${HARNESS_TIMES:-}" ] && TEST_START=$(now_ms); return 0; }
+tearDown() {
+    [ -n "${HARNESS_TIMES:-}" ] && echo "  took $(($(now_ms) - TEST_START)) ms"
+    return 0
+}
 
 eval "$(declare -f oneTimeSetUp | sed '1s/^oneTimeSetUp/lib_oneTimeSetUp/')"
 oneTimeSetUp() {

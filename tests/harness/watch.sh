@@ -7,8 +7,12 @@ LESSON=harness
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/fixture/tree.sh"
 
-setUp() { TEST_START=$(now_ms); }
-tearDown() { [ -n "${HARNESS_TIMES:-}" ] && echo "  took $(($(now_ms) - TEST_START)) ms"; return 0; }
+# HARNESS_TIMES=1: say how long each test takes.
+setUp() { [ -n "${HARNESS_TIMES:-}" ] && TEST_START=$(now_ms); return 0; }
+tearDown() {
+    [ -n "${HARNESS_TIMES:-}" ] && echo "  took $(($(now_ms) - TEST_START)) ms"
+    return 0
+}
 
 eval "$(declare -f oneTimeSetUp | sed '1s/^oneTimeSetUp/lib_oneTimeSetUp/')"
 oneTimeSetUp() {
@@ -35,10 +39,13 @@ key() { printf '%s' "$1" >&7; }
 
 # wait_for COUNT TEXT: until TEXT is in the output COUNT times (5 s at most).
 wait_for() {
-    local n=0
-    while [ "${n}" -lt 500 ]; do
-        [ "$(grep -acF -- "$2" "${WOUT}" 2>/dev/null)" -ge "$1" ] && return 0
-        sleep 0.01
+    local n=0 seen line lines
+    while [ "${n}" -lt 250 ]; do
+        seen=0
+        mapfile -t lines <"${WOUT}"
+        for line in "${lines[@]}"; do [[ ${line} == *"$2"* ]] && seen=$((seen + 1)); done
+        [ "${seen}" -ge "$1" ] && return 0
+        sleep 0.02
         n=$((n + 1))
     done
     sed 's/^/  | /' "${WOUT}"
@@ -51,8 +58,8 @@ stop_watch() {
     key q
     exec 7>&-
     local n=0
-    while kill -0 "${WATCH_PID}" 2>/dev/null && [ "${n}" -lt 300 ]; do
-        sleep 0.01
+    while kill -0 "${WATCH_PID}" 2>/dev/null && [ "${n}" -lt 150 ]; do
+        sleep 0.02
         n=$((n + 1))
     done
     if kill -0 "${WATCH_PID}" 2>/dev/null; then
@@ -62,14 +69,13 @@ stop_watch() {
     wait "${WATCH_PID}" 2>/dev/null
 }
 
-# Processes still running from the tree (its programs, its make).
+# Processes still running from the tree (its programs, its make): those
+# whose command line names it, or whose working directory is in it.
 left_in_tree() {
-    local p
-    for p in /proc/[0-9]*; do
-        [ "${p#/proc/}" = "$$" ] && continue
-        { tr '\0' ' ' <"${p}/cmdline"; } 2>/dev/null | grep -aqF -- "${T}/" && echo "${p#/proc/}"
-        [ "$(readlink "${p}/cwd" 2>/dev/null)" = "${T}" ] && echo "${p#/proc/}"
-    done | sort -u
+    {
+        grep -laF -- "${T}/" /proc/[0-9]*/cmdline 2>/dev/null
+        find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "${T}" -o -lname "${T}/*" \) 2>/dev/null
+    } | cut -d/ -f3 | grep -vx -e "$$" -e "${BASHPID}" | sort -u
 }
 
 test_watch_reruns_on_save_and_its_keys_work() {
@@ -121,15 +127,15 @@ test_ctrl_c_leaves_no_process_behind() {
     printf 'done 01_alpha/first\ndone 01_alpha/second\n' >"${T}/.progress"
     start_watch
     local n=0
-    while [ "${n}" -lt 500 ] && ! pgrep -f "${T}/build/lessons/02_flat/stuck" >/dev/null; do
-        sleep 0.01
+    while [ "${n}" -lt 250 ] && ! pgrep -f "${T}/build/lessons/02_flat/stuck" >/dev/null; do
+        sleep 0.02
         n=$((n + 1))
     done
     pgrep -f "${T}/build/lessons/02_flat/stuck" >/dev/null || fail "the stuck program never ran"
     kill -INT -- "-${WATCH_PID}"
     n=0
-    while kill -0 "${WATCH_PID}" 2>/dev/null && [ "${n}" -lt 300 ]; do
-        sleep 0.01
+    while kill -0 "${WATCH_PID}" 2>/dev/null && [ "${n}" -lt 150 ]; do
+        sleep 0.02
         n=$((n + 1))
     done
     kill -0 "${WATCH_PID}" 2>/dev/null && fail "make watch did not end on Ctrl-C"
@@ -137,8 +143,8 @@ test_ctrl_c_leaves_no_process_behind() {
     wait "${WATCH_PID}" 2>/dev/null
     # Give the killed processes' last steps a moment (reaping is not instant).
     n=0
-    while [ -n "$(left_in_tree)" ] && [ "${n}" -lt 100 ]; do
-        sleep 0.01
+    while [ -n "$(left_in_tree)" ] && [ "${n}" -lt 50 ]; do
+        sleep 0.02
         n=$((n + 1))
     done
     assertEquals "Ctrl-C left no process behind: $(ps -o pid,args -p "$(left_in_tree | paste -sd, -)" 2>/dev/null)" \

@@ -417,10 +417,9 @@ int main(int argc, char *argv[])
             }
             if (confirm_reset) {
                 confirm_reset = 0;
-                if (key == 'y' || key == 'Y') {
-                    start("watch-reset");
-                    queue[queued++] = 'r';
-                } else {
+                if (key == 'y' || key == 'Y')
+                    start("watch-reset"); /* the file it restores is a save: a check follows */
+                else {
                     printf("watch: reset cancelled\n");
                     legend(&w);
                 }
