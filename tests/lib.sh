@@ -226,25 +226,19 @@ run_begin() {
 # program's wall-clock time, in milliseconds.  A test can catch polling or
 # spinning with them ("used 900 ms of CPU while it should sleep").
 run_end() {
-    local problems="" name stuck="" cause
+    local problems="" name cause
     if [ -f "${REPORT}" ]; then
         CPU_MS=$(sed -n 's/^cpu_ms //p' "${REPORT}")
         WALL_MS=$(sed -n 's/^wall_ms //p' "${REPORT}")
-        # "stuck COMM PID SYSCALL WORDS": what each process was blocked in
-        stuck=$(sed -n 's/^stuck \([^ ]*\) \([0-9]*\) \([^ ]*\) \(.*\)/    \1 (pid \2) in \3: \4/p' "${REPORT}")
     fi
     case ${STATUS} in
         124)
-            # The test's own TIMEOUT_CAUSE, or else what supervise saw.
-            cause=${TIMEOUT_CAUSE:-$(sed -n 's/^stuck [^ ]* [0-9]* [^ ]* //p' "${REPORT}" 2>/dev/null |
-                sed 's/ ([0-9]* of [0-9]* threads)$//' | awk '!seen[$0]++' | paste -sd ';' - | sed 's/;/; /g')}
+            # The test's own TIMEOUT_CAUSE, or else what supervise saw each
+            # process blocked in ("stuck COMM PID SYSCALL WORDS" lines; the
+            # same lines are on stderr, shown below).
+            cause=${TIMEOUT_CAUSE:-$(stuck_causes)}
             problems="${problems}
-  ${LAST_CMD} timed out after ${RUN_TIMEOUT} s: ${cause:-a deadlock, or a child that never exited}"
-            if [ -n "${stuck}" ]; then
-                problems="${problems}
-  what its processes were blocked in when they were stopped:
-${stuck}"
-            fi ;;
+  ${LAST_CMD} timed out after ${RUN_TIMEOUT} s: ${cause:-a deadlock, or a child that never exited}" ;;
         123) problems="${problems}
   ${LAST_CMD} left processes behind: every child must be waited for (waitpid)" ;;
         127) problems="${problems}
@@ -280,6 +274,17 @@ ${stuck}"
         return 1
     fi
     return 0
+}
+
+# stuck_causes: what the processes of a run that timed out waited for, in
+# words, the likeliest cause first: a parent waiting for its children only
+# waits because they are stuck, so that comes last (and only when alone).
+stuck_causes() {
+    [ -f "${REPORT}" ] || return 0
+    sed -n 's/^stuck [^ ]* [0-9]* [^ ]* //p' "${REPORT}" | sed 's/ ([0-9]* of [0-9]* threads)$//' |
+        awk '!seen[$0]++ { if ($0 ~ /^waiting for a child/) child = $0; else other[++n] = $0 }
+             END { if (n == 0 && child != "") print child
+                   for (i = 1; i <= n; i++) printf "%s%s", other[i], (i < n ? "; " : "\n") }'
 }
 
 # run_prog PROG [ARG...]: run_cmd on this lesson's PROG from the chosen build.

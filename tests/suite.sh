@@ -592,7 +592,7 @@ check_unit() {
         STATUS_LINE="${STATUS_LINE} at stage ${n} of ${total} ($(stage_words "${name}"))"
         echo
         awk -v show="${name}" -f tests/tools/results.awk "${TEST_LOG}" |
-            LC_ALL=C grep -av -e 'returned non-zero return code' | sed 's/^ASSERT:/  => /' | sed 's/^/  /'
+            LC_ALL=C grep -av -e 'returned non-zero return code' | sed 's/^ASSERT: */  => /' | sed 's/^/  /'
     else
         echo "  The test of your exercise says:"
         show_log
