@@ -428,8 +428,10 @@ build_quietly() {
     rc=$?
     if [ "${rc}" -ne 0 ]; then
         LC_ALL=C grep -av -e '^make\(\[[0-9]*\]\)\?: \*\*\*' -e '^make\(\[[0-9]*\]\)\?: Target .* not remade' "${log}" |
-            LC_ALL=C awk 'on || /error|undefined reference|multiple definition|No rule to make/ { on = 1; print }' >"${log}.shown"
+            LC_ALL=C awk 'on || /: (fatal )?error:|undefined reference|multiple definition|No rule to make/ { on = 1; print }' >"${log}.shown"
         if [ -s "${log}.shown" ]; then cat "${log}.shown"; else cat "${log}"; fi
+        # the exercise files the compiler names, for "Edit:"
+        BUILD_BROKEN=$(LC_ALL=C grep -aoE 'lessons/[0-9][0-9]_[^/: ]*/[^/: ]*\.[ch]' "${log}" | awk '!seen[$0]++' | paste -sd ' ' -)
         rm -f "${log}.shown"
     fi
     rm -f "${log}"
@@ -555,12 +557,18 @@ check_unit() {
     local l=$1 u=$2 p names first
     names=$(names_of_unit "${l}" "${u}")
     if [[ ${BUILT} != *" ${l} "* ]]; then
+        BUILD_BROKEN=""
         if ! build_exercise "${l}"; then
-            read -r p < <(progs_of_unit "${l}" "${u}")
+            local edit=${BUILD_BROKEN}
+            if [ -z "${edit}" ]; then edit=$(files_of_unit "${l}" '@'); fi
+            p=${edit%% *}
+            p=${p##*/}
+            p=${p%.*}
+            [ -f "lessons/${l}/${p}.c" ] || read -r p < <(progs_of_unit "${l}" "${u}")
             set_current "${l}" "${p}"
             echo
             echo "$(title "${l}") does not compile yet: see the compiler's message above."
-            echo "  Edit: $(files_of_unit "${l}" "${u}")"
+            echo "  Edit: ${edit}"
             echo "  Then run 'make check' again."
             STATUS_LINE="${l%%_*} ${names}: does not compile"
             return 2
