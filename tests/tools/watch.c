@@ -455,8 +455,8 @@ int main(int argc, char *argv[])
             fds[nfds++] = (struct pollfd){ .fd = w.fd, .events = POLLIN };
         }
         double wake = w.polling ? next_poll : now_ms() + 60000;
-        if (dirty && settle_at < wake)
-            wake = settle_at;
+        if (dirty && child <= 0 && settle_at < wake)
+            wake = settle_at; /* (while a check runs, its end comes first) */
         int timeout = (int)(wake - now_ms());
         if (timeout < 0)
             timeout = 0;
