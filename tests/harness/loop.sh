@@ -175,6 +175,20 @@ test_a_deadlock_is_reported_within_3_s_with_its_cause() {
     assert_lacks "prints done again" "the second test is skipped, not run or reported"
 }
 
+# supervise says what each stuck process waited for, before it kills it.
+test_supervise_names_what_a_stuck_process_waits_for() {
+    local d=${SHUNIT_TMPDIR}/sup
+    mkdir -p "${d}" && mkfifo "${d}/fifo"
+    "${SUPERVISE}" 0.3 bash -c 'sleep 30 & wait' 2>"${d}/child" &
+    "${SUPERVISE}" 0.3 sh -c 'read x <>"$0"' "${d}/fifo" 2>"${d}/message" &
+    wait
+    OUT_TREE=${d}/child
+    assert_has "in wait4: waiting for a child that never ends" "a parent in wait4" || return
+    assert_has "sleep (pid" "and its child, named" || return
+    OUT_TREE=${d}/message
+    assert_has "in read: waiting for a message that never comes" "a reader in read"
+}
+
 # ---------------------------------------------------------- everything again
 
 test_when_all_pass_everything_is_checked_again() {
