@@ -28,25 +28,38 @@ start_watch() {
     KEYS=${SHUNIT_TMPDIR}/keys
     WOUT=${SHUNIT_TMPDIR}/watch.out
     rm -f "${KEYS}" && mkfifo "${KEYS}"
+    : >"${WOUT}" # (here, not in the background: wait_for reads it at once)
     (cd "${T}" && WATCH_DEBOUNCE_MS=50 exec "${CLEAN_ENV[@]}" setsid make watch "$@" \
-        <"${KEYS}" >"${WOUT}" 2>&1) &
+        <"${KEYS}" >>"${WOUT}" 2>&1) &
     WATCH_PID=$!
     exec 7>"${KEYS}" # keep the pipe open: the keys come from here
+    [ -p "${SHUNIT_TMPDIR}/nap" ] || mkfifo "${SHUNIT_TMPDIR}/nap"
+    exec 9<>"${SHUNIT_TMPDIR}/nap"
 }
 
 # key CHARS: type them.
 key() { printf '%s' "$1" >&7; }
 
+# nap: sleep 20 ms without starting a process (read times out on a pipe
+# nobody writes to: fd 9, opened in start_watch).
+nap() { read -r -t 0.02 -u 9 _; }
+
 # wait_for COUNT TEXT: until TEXT is in the output COUNT times (15 s at
 # most: a loaded machine can be slow; a working watch is far quicker).
+# Each line is looked at once.
 wait_for() {
-    local n=0 seen line lines
+    local n=0 seen=0 scanned=0 line lines
     while [ "${n}" -lt 750 ]; do
-        seen=0
-        mapfile -t lines <"${WOUT}"
+        mapfile -t -s "${scanned}" lines <"${WOUT}"
+        # (a last line without its newline yet is looked at again next time)
+        [ "${#lines[@]}" -gt 0 ] && scanned=$((scanned + ${#lines[@]} - 1)) && unset 'lines[-1]'
         for line in "${lines[@]}"; do [[ ${line} == *"$2"* ]] && seen=$((seen + 1)); done
-        [ "${seen}" -ge "$1" ] && return 0
-        sleep 0.02
+        # the held-back last line
+        mapfile -t -s "${scanned}" lines <"${WOUT}"
+        local extra=0
+        for line in "${lines[@]}"; do [[ ${line} == *"$2"* ]] && extra=$((extra + 1)); done
+        [ $((seen + extra)) -ge "$1" ] && return 0
+        nap
         n=$((n + 1))
     done
     sed 's/^/  | /' "${WOUT}"
@@ -60,7 +73,7 @@ stop_watch() {
     exec 7>&-
     local n=0
     while kill -0 "${WATCH_PID}" 2>/dev/null && [ "${n}" -lt 500 ]; do
-        sleep 0.02
+        nap
         n=$((n + 1))
     done
     if kill -0 "${WATCH_PID}" 2>/dev/null; then
@@ -129,14 +142,14 @@ test_ctrl_c_leaves_no_process_behind() {
     start_watch
     local n=0
     while [ "${n}" -lt 750 ] && ! pgrep -f "${T}/build/lessons/02_flat/stuck" >/dev/null; do
-        sleep 0.02
+        nap
         n=$((n + 1))
     done
     pgrep -f "${T}/build/lessons/02_flat/stuck" >/dev/null || fail "the stuck program never ran"
     kill -INT -- "-${WATCH_PID}"
     n=0
     while kill -0 "${WATCH_PID}" 2>/dev/null && [ "${n}" -lt 500 ]; do
-        sleep 0.02
+        nap
         n=$((n + 1))
     done
     kill -0 "${WATCH_PID}" 2>/dev/null && fail "make watch did not end on Ctrl-C"
@@ -145,7 +158,7 @@ test_ctrl_c_leaves_no_process_behind() {
     # Give the killed processes' last steps a moment (reaping is not instant).
     n=0
     while [ -n "$(left_in_tree)" ] && [ "${n}" -lt 250 ]; do
-        sleep 0.02
+        nap
         n=$((n + 1))
     done
     assertEquals "Ctrl-C left no process behind: $(ps -o pid,args -p "$(left_in_tree | paste -sd, -)" 2>/dev/null)" \
