@@ -143,7 +143,30 @@ lib_not_after_a_failure() {
 # Dot-files and PulseAudio's segments belong to desktop programs.
 # ${SHM_LEFT_OK} (set by expect_shm_left) is one a run is meant to leave.
 shm_entries() {
-    ls -1A /dev/shm 2>/dev/null | LC_ALL=C grep -av -e '^\.' -e '^pulse-shm-' | LC_ALL=C sort
+    local f
+    for f in /dev/shm/*; do
+        f=${f#/dev/shm/}
+        case ${f} in '*' | pulse-shm-*) ;; *) printf '%s\n' "${f}" ;; esac
+    done
+}
+
+# (without starting a process: this runs twice for every program a test runs)
+declare -A SHM_BEFORE=()
+shm_snapshot() {
+    local f
+    SHM_BEFORE=()
+    for f in /dev/shm/*; do SHM_BEFORE[${f#/dev/shm/}]=1; done
+}
+
+# dir_entries DIR: into the array ENTRIES, what DIR holds, dot-files too.
+dir_entries() {
+    local ng=0 dg=0
+    shopt -q nullglob && ng=1
+    shopt -q dotglob && dg=1
+    shopt -s nullglob dotglob
+    ENTRIES=("$1"/*)
+    [ "${ng}" = 1 ] || shopt -u nullglob
+    [ "${dg}" = 1 ] || shopt -u dotglob
 }
 
 # expect_shm_left /NAME COMMAND [ARG...]: run COMMAND (run_prog, run_killed,
@@ -217,8 +240,13 @@ run_begin() {
     esac
     rm -f "${REPORT}"
     CPU_MS="" WALL_MS=""
-    SHM_BEFORE=$(shm_entries)
-    rm -rf "${RUN_TMP}" && mkdir -p "${RUN_TMP}"
+    shm_snapshot
+    if [ -d "${RUN_TMP}" ]; then
+        dir_entries "${RUN_TMP}"
+        [ "${#ENTRIES[@]}" -eq 0 ] || { rm -rf "${RUN_TMP}" && mkdir -p "${RUN_TMP}"; }
+    else
+        mkdir -p "${RUN_TMP}"
+    fi
 }
 
 # After each run, CPU_MS and WALL_MS hold what it cost (supervise's report):
@@ -228,8 +256,10 @@ run_begin() {
 run_end() {
     local problems="" name cause
     if [ -f "${REPORT}" ]; then
-        CPU_MS=$(sed -n 's/^cpu_ms //p' "${REPORT}")
-        WALL_MS=$(sed -n 's/^wall_ms //p' "${REPORT}")
+        local key value
+        while read -r key value; do
+            case ${key} in cpu_ms) CPU_MS=${value} ;; wall_ms) WALL_MS=${value} ;; esac
+        done <"${REPORT}"
     fi
     case ${STATUS} in
         124)
@@ -246,14 +276,16 @@ run_end() {
     esac
     # New /dev/shm entries (see shm_entries): only this script's are removed.
     local mine=() others=()
-    while IFS= read -r name; do
+    for name in /dev/shm/*; do
+        name=${name#/dev/shm/}
+        [ -n "${SHM_BEFORE[${name}]:-}" ] && continue
         case ${name} in
-            "" | "${SHM_LEFT_OK:-}") ;;
+            '*' | pulse-shm-* | "${SHM_LEFT_OK:-}") ;;
             *-test-$$-*) mine+=("${name}") ;;
             *-test-[0-9]*-*) ;;
             *) others+=("${name}") ;;
         esac
-    done < <(LC_ALL=C comm -13 <(printf '%s\n' "${SHM_BEFORE}") <(shm_entries))
+    done
     if [ "${#mine[@]}" -gt 0 ]; then
         problems="${problems}
   ${LAST_CMD} left entries in /dev/shm (shm_unlink them): ${mine[*]}"
@@ -262,11 +294,10 @@ run_end() {
     for name in "${others[@]}"; do
         echo "  NOTE: /dev/shm/${name} appeared while ${LAST_CMD} ran; it is not tagged -test-$$-, so it may be another program's and was left alone (if your program made it: rm '/dev/shm/${name}')"
     done
-    local left
-    left=$(ls -A "${RUN_TMP}")
-    if [ -n "${left}" ]; then
+    dir_entries "${RUN_TMP}"
+    if [ "${#ENTRIES[@]}" -gt 0 ]; then
         problems="${problems}
-  ${LAST_CMD} left files in its TMPDIR (sockets must be unlinked): $(echo ${left})"
+  ${LAST_CMD} left files in its TMPDIR (sockets must be unlinked): ${ENTRIES[*]#"${RUN_TMP}"/}"
     fi
     if [ -n "${problems}" ]; then
         show_stderr
