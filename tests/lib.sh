@@ -82,6 +82,10 @@ oneTimeSetUp() {
     fi
 }
 
+# Without these, shunit2 runs an empty script of that name for every test.
+setUp() { :; }
+tearDown() { :; }
+
 # shunit2 counts failed asserts, not failed tests; this line gives the suite
 # driver (tests/suite.sh) the number of tests.  __shunit_tests* are
 # shunit2's own counters (2.1.x); they are final when this hook runs.
