@@ -779,6 +779,9 @@ cmd_reset() {
     done
     stamp=$(date +%Y%m%d-%H%M%S)
     dest=${SAVED}/${stamp}
+    # two resets in the same second keep both copies
+    local n=1
+    while [ -e "${dest}" ]; do n=$((n + 1)) dest=${SAVED}/${stamp}-${n}; done
     for f in "${files[@]}"; do
         read -r l p <<<"${f}"
         if cmp -s "${tmpdir}/${l}/${p}.c" "lessons/${l}/${p}.c"; then
