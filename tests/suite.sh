@@ -360,25 +360,22 @@ nudge() {
 }
 
 cmd_hint() {
-    local l p readme total seen level
-    if [ -n "${LESSON:-}" ]; then
+    local l p q readme total seen level cur_l cur_p
+    read -r cur_l cur_p < <(current_program)
+    if [ -z "${LESSON:-}" ]; then
+        l=${cur_l} p=${cur_p}
+    else
         l=$(lesson_named "${LESSON}") || exit 2
         if [ -n "${PROG:-}" ]; then
             check_prog_named "${l}" "${PROG}" || exit 2
             p=${PROG}
+        elif [ "${cur_l}" = "${l}" ]; then
+            p=${cur_p}
         else
-            read -r _ p < <(current_program)
-            if ! programs_of "${l}" | grep -qxF -- "${p}" || [ "$(current_program | cut -d' ' -f1)" != "${l}" ]; then
-                # the lesson's first pending program, else its first
-                p=$(for q in $(programs_of "${l}"); do is_done "${l}" "${q}" || { echo "${q}"; break; }; done)
-                [ -n "${p}" ] || p=$(programs_of "${l}" | head -n 1)
-            fi
-        fi
-    else
-        read -r l p < <(current_program)
-        if [ -n "${PROG:-}" ]; then
-            check_prog_named "${l}" "${PROG}" || exit 2
-            p=${PROG}
+            # the lesson's first pending program, else its first
+            p=""
+            for q in ${PROGS_OF[${l}]}; do is_done "${l}" "${q}" || { p=${q}; break; }; done
+            [ -n "${p}" ] || p=$(programs_of "${l}" | head -n 1)
         fi
     fi
     readme=$(readme_of "${l}")
