@@ -223,8 +223,10 @@ save_state() {
     local tmp="${STATE}.tmp.$$" k
     {
         echo "# make check's record of your progress (git ignores it; make clean keeps it)."
-        for k in "${!DONE[@]}"; do echo "done ${k}"; done | LC_ALL=C sort
-        for k in "${!HINT[@]}"; do echo "hint ${k} ${HINT[${k}]}"; done | LC_ALL=C sort
+        {
+            for k in "${!DONE[@]}"; do echo "done ${k}"; done
+            for k in "${!HINT[@]}"; do echo "hint ${k} ${HINT[${k}]}"; done
+        } | LC_ALL=C sort
         if [ -n "${CURRENT}" ]; then echo "current ${CURRENT}"; fi
         if [ "${#STATE_OTHER[@]}" -gt 0 ]; then printf '%s\n' "${STATE_OTHER[@]}"; fi
     } >"${tmp}" && mv -f "${tmp}" "${STATE}"
