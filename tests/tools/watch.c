@@ -409,12 +409,16 @@ int main(int argc, char *argv[])
             char key;
             if (dirty && now_ms() >= settle_at) {
                 dirty = 0;
+                if (confirm_reset) {
+                    confirm_reset = 0;
+                    printf("watch: reset cancelled (a file was saved)\n");
+                }
                 printf("\nwatch: %s was saved: checking again\n", w.changed);
-                key = 'r';
-            } else {
-                key = queue[0];
-                memmove(queue, queue + 1, --queued);
+                start("watch-check");
+                continue;
             }
+            key = queue[0];
+            memmove(queue, queue + 1, --queued);
             if (confirm_reset) {
                 confirm_reset = 0;
                 if (key == 'y' || key == 'Y')
