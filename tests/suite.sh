@@ -576,7 +576,7 @@ check_unit() {
     fi
     local prog_env=""
     [ "${u}" != '@' ] && prog_env=${u}
-    if FAIL_FAST=1 PROGRAM_TIMEOUT=${CHECK_TIMEOUT:-2} SUPERVISE_GRACE=${SUPERVISE_GRACE:-1} \
+    if FAIL_FAST=1 PROGRAM_TIMEOUT=${CHECK_TIMEOUT:-2} SUPERVISE_GRACE=${SUPERVISE_GRACE:-2} \
         run_test "${l}" exercise "${prog_env}"; then
         for p in $(progs_of_unit "${l}" "${u}"); do mark_done "${l}" "${p}"; done
         echo "  [done] $(title "${l}") - ${names}"
