@@ -604,6 +604,10 @@ check_unit() {
         echo "  The test of your exercise says:"
         show_log
     fi
+    if LC_ALL=C grep -aq "timed out after ${CHECK_TIMEOUT:-2} s" "${TEST_LOG}"; then
+        echo
+        echo "  (make check gives a program ${CHECK_TIMEOUT:-2} s; on a busy machine: make check CHECK_TIMEOUT=10)"
+    fi
     echo
     nudge "${l}" "${p}"
     echo "  Edit: $(files_of_unit "${l}" "${u}")"
