@@ -201,7 +201,7 @@ help:
 	@echo "Targets (GNU make):"
 	@sed -n 's/^## \([^:]*\): /  \1\t/p' $(MAKEFILE_LIST) | expand -t 22
 	@echo "Variables: CC=clang  CFLAGS=...  LESSON=02  PROG=name  LEVEL=2  ALL=1  POLL=1"
-	@echo "           WHICH=exercise  TICK_MS=0  BUILD=dir"
+	@echo "           CHECK_TIMEOUT=10 (seconds a program gets in make check)  WHICH=exercise  TICK_MS=0  BUILD=dir"
 	@echo "Your progress is kept in .progress (git-ignored; make clean keeps it)."
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
