@@ -102,7 +102,7 @@ SUITE = BUILD='$(BUILD)' LESSON='$(LESSON)' TICK_MS='$(TICK_MS)' \
 .DEFAULT_GOAL := all
 
 .PHONY: all help run test check hint verify-exercises asan ubsan tsan \
-        sanitizers bench fuzz shunit2 clean
+        sanitizers bench fuzz shunit2 redis clean
 
 ## all: build every solution and exercise (the default)
 all: $(call progs,$(BUILD)) $(SUPERVISE)
@@ -112,11 +112,11 @@ run: all
 	@$(SUITE) run
 
 ## test: run every lesson's test against the solutions; ends "N passed, N failed"
-test: all $(TSAN_PROGS) shunit2
+test: all $(TSAN_PROGS) shunit2 redis
 	@$(SUITE) test
 
 ## check: the learner's loop - test your exercises in order, stop at the first to fix
-check: $(SUPERVISE) $(TSAN_PROGS) $(addprefix $(BUILD)/tools/,$(TEST_TOOLS)) shunit2
+check: $(SUPERVISE) $(TSAN_PROGS) $(addprefix $(BUILD)/tools/,$(TEST_TOOLS)) shunit2 redis
 	@+$(SUITE) check
 
 ## hint: print the hint of the lesson you are on (or LESSON=02)
@@ -124,7 +124,7 @@ hint:
 	@+$(SUITE) hint
 
 ## verify-exercises: prove every untouched exercise fails its test (CI runs it)
-verify-exercises: all $(TSAN_PROGS) shunit2
+verify-exercises: all $(TSAN_PROGS) shunit2 redis
 	@$(SUITE) verify
 
 ## asan, ubsan, tsan: the solutions' tests under Address-, UndefinedBehavior-, ThreadSanitizer
@@ -156,6 +156,10 @@ $(BUILD)/fuzz/decode_request: tests/fuzz/decode_request.c common/mgr_wire.c comm
 ## shunit2: make sure the test library is installed (installs it when root)
 shunit2:
 	@bash tests/need_shunit2.sh
+
+## redis: install redis-server for lesson 11 when root (its tests skip without it)
+redis:
+	@bash tests/need_redis.sh
 
 ## clean: remove build/
 clean:

@@ -4,7 +4,8 @@
  *                                           at ADDRESS: a Unix socket's path (with
  *                                           a '/') or HOST:PORT (numeric IPv4)
  *        redis_queue encode ARG...          print the command's bytes (RESP), escaped
- *        redis_queue decode                 read RESP replies on stdin, print each
+ *        redis_queue decode [FILE...]       read RESP replies (stdin, or each FILE),
+ *                                           print each as redis-py returns it
  *
  * Lesson 07's program with the manager swapped for a Redis server:
  *     Value('i', 0)        a key:  SET value 0 / GET value
@@ -25,6 +26,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -43,7 +45,7 @@
 #include "process.h"
 #include "say.h"
 
-#define USAGE "redis_queue run ADDRESS [ROUNDS] | redis_queue encode ARG... | redis_queue decode"
+#define USAGE "redis_queue run ADDRESS [ROUNDS] | redis_queue encode ARG... | redis_queue decode [FILE...]"
 #define RESP_MAX_ITEMS 256 /* elements of one array reply, at most */
 #define RESP_STR_MAX 512   /* bytes of one string, its NUL included */
 #define PATIENCE_S 2       /* a BLPOP waits this long for the other process */
@@ -430,26 +432,46 @@ static int encode(int argc, char *argv[])
     return 0;
 }
 
-/* `decode`: each reply on stdin, printed; a protocol error ends it (1). */
-static int decode(void)
+/* `decode`: each reply in the stream on fd, printed.  0 at the end of the
+ * input, or -1 at the first protocol error (reported on stderr). */
+static int decode_stream(int fd, const char *name)
 {
-    conn = (struct resp_conn){ .fd = 0 };
+    conn = (struct resp_conn){ .fd = fd };
     for (;;) {
         /* End of input between replies is the normal end. */
         if (conn.start == conn.end) {
-            ssize_t r = read(0, conn.buf, sizeof conn.buf);
+            ssize_t r = read(fd, conn.buf, sizeof conn.buf);
             if (r == 0)
                 return 0;
             if (r == -1)
-                err_exit("read");
+                err_exit("read %s", name);
             conn.start = 0;
             conn.end = (size_t)r;
         }
-        if (resp_read_reply(&conn, &reply) == -1)
-            fatal("decode: %s", why);
+        if (resp_read_reply(&conn, &reply) == -1) {
+            fflush(stdout);
+            fprintf(stderr, "redis_queue: decode: %s: %s\n", name, why);
+            return -1;
+        }
         print_reply(&reply);
-        fflush(stdout);
     }
+}
+
+/* `decode [FILE...]`: stdin, or each FILE on its own; exit 1 if any
+ * holds something that is not RESP. */
+static int decode(int argc, char *argv[])
+{
+    if (argc == 0)
+        return decode_stream(0, "stdin") == -1 ? 1 : 0;
+    int failed = 0;
+    for (int k = 0; k < argc; k++) {
+        int fd = open(argv[k], O_RDONLY | O_CLOEXEC);
+        if (fd == -1)
+            err_exit("open %s", argv[k]);
+        failed |= decode_stream(fd, argv[k]) == -1;
+        close(fd);
+    }
+    return failed;
 }
 
 int main(int argc, char *argv[])
@@ -461,11 +483,8 @@ int main(int argc, char *argv[])
             usage_exit(USAGE, "encode takes 1 to 64 arguments");
         return encode(argc - 2, argv + 2);
     }
-    if (strcmp(argv[1], "decode") == 0) {
-        if (argc != 2)
-            usage_exit(USAGE, "decode takes no arguments");
-        return decode();
-    }
+    if (strcmp(argv[1], "decode") == 0)
+        return decode(argc - 2, argv + 2);
     if (strcmp(argv[1], "run") != 0 || argc < 3 || argc > 4)
         usage_exit(USAGE, "unknown command or wrong number of arguments");
     int rounds = argc == 4 ? (int)arg_long(argv[3], 1, 200, "ROUNDS", USAGE) : 4;

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Lesson 11: beyond one machine - Python's authkey handshake in C, the
+# manager on TCP, another network stack, and seed 000 on Redis.
+#
+# Programs, in the order a learner gets them right:
+#   auth_client   the learner's answer_challenge() and send_frame()
+#   tcp_queue     lesson 07's program on the TCP manager (given), and the
+#                 handshake code in common/ it uses
+#   redis_queue   the learner's resp_encode() and resp_read_reply()
+#
+# Python: python3 and the newest Python 3.12+ found under ~/.pyenv
+# (or on the PATH), and every interpreter in PYTHONS ("a b c"), each run
+# once per side.  Redis: redis-server on the PATH.  Namespaces: root and
+# ip(8).  Without them those tests are skipped, saying why.
+LESSON=11_beyond_one_machine
+. "$(dirname "$0")/lib.sh"
+
+KEY='lesson-11 secret'
+
+# ------------------------------------------------------------ helpers
+
+# The Pythons to try, one path a line: python3, the newest 3.12+ that can
+# be found, and PYTHONS.  No interpreter is started to find them.
+pythons() {
+    {
+        command -v python3
+        local newest=""
+        # (pyenv's shims on the PATH name versions that may not run: the
+        # interpreters themselves are taken instead.)
+        for p in "$(command -v python3.12)" "$(command -v python3.13)" \
+            "${HOME}"/.pyenv/versions/3.1[2-9]*/bin/python3; do
+            case ${p} in */shims/*) continue ;; esac
+            [ -x "${p}" ] && newest=${p}
+        done
+        [ -n "${newest}" ] && echo "${newest}"
+        local p
+        for p in ${PYTHONS:-}; do command -v "${p}" || echo "${p}"; done
+    } 2>/dev/null | awk 'NF && !seen[$0]++'
+}
+
+# examine PROTO PROG-ARGS...: run auth_client (with AUTHKEY from the
+# caller's environment) against mp_examiner, a listener that sends a
+# PROTO challenge with ${KEY} and names the mistakes it sees.
+examine() {
+    local proto=$1
+    shift
+    TIMEOUT_CAUSE="auth_client or the examiner waited for the other: does answer_challenge read exactly one frame and send exactly one?"
+    run_cmd "${TOOLS_DIR}/mp_examiner" "${proto}" "${KEY}" "${BIN_DIR}/auth_client" ADDR "$@"
+}
+
+# The examiner's first MISTAKE line, if any, as the failure message.
+assert_no_mistake() {
+    local mistake
+    mistake=$(sed -n 's/^examiner: MISTAKE: //p' "${OUT}" | head -1)
+    if [ -n "${mistake}" ]; then
+        echo "  what the examiner saw:"
+        sed 's/^/  | /' "${OUT}"
+        show_stderr
+        fail "auth_client: ${mistake}"
+        return 1
+    fi
+}
+
+REDIS_SERVER=${REDIS_SERVER:-$(command -v redis-server)}
+REDIS_PID=""
+
+# start_redis: a private redis-server on a Unix socket in a fresh folder,
+# nothing saved (--save '', --appendonly no), no TCP port (--port 0).
+# Sets REDIS_DIR, REDIS_SOCK, REDIS_PID; stop_redis undoes all of it.
+start_redis() {
+    REDIS_DIR=$(mktemp -d "${SHUNIT_TMPDIR}/redis.XXXXXX")
+    REDIS_SOCK=${REDIS_DIR}/redis.sock
+    "${REDIS_SERVER}" --port 0 --unixsocket "${REDIS_SOCK}" --unixsocketperm 700 \
+        --save '' --appendonly no --dir "${REDIS_DIR}" --logfile '' --daemonize no \
+        >"${REDIS_DIR}/log" 2>&1 &
+    REDIS_PID=$!
+    local waited=0
+    while [ ! -S "${REDIS_SOCK}" ] && [ "${waited}" -lt 300 ] && kill -0 "${REDIS_PID}" 2>/dev/null; do
+        sleep 0.01
+        waited=$((waited + 1))
+    done
+    if [ ! -S "${REDIS_SOCK}" ]; then
+        sed 's/^/  | /' "${REDIS_DIR}/log"
+        fail "redis-server did not start (its log is above)"
+        stop_redis
+        return 1
+    fi
+}
+
+stop_redis() {
+    [ -n "${REDIS_PID}" ] || return 0
+    kill "${REDIS_PID}" 2>/dev/null
+    wait "${REDIS_PID}" 2>/dev/null
+    REDIS_PID=""
+    rm -rf "${REDIS_DIR}"
+}
+
+need_redis() {
+    if [ -z "${REDIS_SERVER}" ]; then
+        skip_test "redis-server is not installed (Debian package redis-server; make test installs it when run as root)"
+        return 1
+    fi
+}
+
+# The keys in the private server (redis-cli comes with redis-server).
+redis_keys() {
+    redis-cli -s "${REDIS_SOCK}" --raw keys '*' 2>/dev/null | sed '/^$/d'
+}
+
+tearDown() {
+    stop_redis
+    remove_namespaces
+}
+
+# ------------------------------------------------------------ auth_client
+
+# Against a Python 3.12-style challenge ("{sha256}" + 40 bytes), the
+# answer must be Python's byte for byte, its length big-endian; then the
+# client's messages are framed the same way.  The examiner names a length
+# in the wrong byte order, a digest without its prefix, an HMAC over the
+# wrong bytes.
+test_auth_client__answers_a_sha256_challenge() {
+    AUTHKEY=${KEY} examine sha256 hello world || return
+    assert_no_mistake || return
+    assert_exit 0 || return
+    assert_output 11_auth_sha256.out
+}
+
+# Against a Python 3.11-style challenge (20 bytes): the raw HMAC-MD5.
+test_auth_client__answers_a_legacy_md5_challenge() {
+    AUTHKEY=${KEY} examine legacy hello || return
+    assert_no_mistake || return
+    assert_exit 0 || return
+    assert_output 11_auth_legacy.out
+}
+
+# A wrong key: the server says #FAILURE#, and the client stops with
+# Python's own message, having sent nothing else.
+test_auth_client__a_wrong_key_is_refused() {
+    AUTHKEY='not the secret' examine sha256 hello || return
+    assert_exit 1 || return
+    assert_stderr_matches 'AuthenticationError: digest sent was rejected' \
+        "a #FAILURE# verdict must end the client with 'AuthenticationError: digest sent was rejected' (is the verdict read and compared with #WELCOME#?)" || return
+    assertEquals "auth_client: nothing on stdout after a refusal" "" "$(grep -v '^examiner: ' "${OUT}")" || return
+    assert_line_matches '^examiner: the program exited with status 1$'
+}
+
+# Python's own Listener, every Python found: the right key is accepted and
+# the message echoed; a wrong key fails on both sides with their usual
+# errors (AuthenticationError in Python).
+test_auth_client__talks_to_pythons_listener() {
+    local py found_new="" count=0 version
+    while read -r py; do
+        TIMEOUT_CAUSE="Python's Listener and auth_client waited for each other"
+        run_cmd "${py}" "${TESTS_DIR}/tools/py_interop.py" listener "${BIN_DIR}/auth_client" || return
+        version=$(sed -n 's/^Python //p' "${ERR}")
+        echo "  (with Python ${version}: ${py})"
+        assert_exit 0 || return
+        assert_output 11_interop_listener.out || return
+        case ${version} in 3.1[2-9].* | 3.[2-9][0-9].*) found_new=yes ;; esac
+        count=$((count + 1))
+    done < <(pythons)
+    if [ "${count}" -eq 0 ]; then
+        skip_test "no python3 here: the handshake is checked against the recordings only (tcp_queue tests)"
+    elif [ -z "${found_new}" ]; then
+        skip_test "no Python 3.12 or newer found (PYTHONS=\"...\" names more): its {sha256} protocol is checked against the recordings only"
+    fi
+}
+
+test_auth_client__bad_arguments_get_usage() {
+    assert_usage_error auth_client || return
+    AUTHKEY=k assert_usage_error auth_client localhost:5000 || return
+    AUTHKEY= assert_usage_error auth_client 127.0.0.1:5000
+}
+
+# ------------------------------------------------------------ redis_queue
+
+# RESP: an array of bulk strings, each "$" + length + CRLF + bytes + CRLF.
+test_redis_queue__encodes_a_command_as_resp() {
+    run_prog redis_queue encode SET value 0 || return
+    assert_exit 0 || return
+    local want='*3\r\n$3\r\nSET\r\n$5\r\nvalue\r\n$1\r\n0\r\n' got
+    got=$(cat "${OUT}")
+    if [ "${got}" = "${want//\$5\\r\\nvalue\\r\\n/\$5\\r\\nvalue}" ] ||
+        [ "${got}" = "$(printf '%s' "${want}" | sed 's/\\r\\n\$/$/g; s/\\r\\n$//')" ]; then
+        fail "redis_queue encode: a bulk string without its CRLF: after each argument's bytes comes \\r\\n too (found ${got})"
+        return 1
+    fi
+    assertEquals "redis_queue encode SET value 0: the command's RESP bytes (\\r\\n shown escaped)" \
+        "${want}" "${got}"
+}
+
+# An empty argument, one with a space, a CRLF inside and a two-byte
+# character: lengths count bytes, and the bytes go as they are.
+test_redis_queue__encodes_any_bytes_by_length() {
+    run_prog redis_queue encode SET "" "a b" $'x\r\ny' 'é' || return
+    assert_exit 0 || return
+    assertEquals "redis_queue encode: lengths in bytes, the bytes unchanged" \
+        '*5\r\n$3\r\nSET\r\n$0\r\n\r\n$3\r\na b\r\n$4\r\nx\r\ny\r\n$2\r\n\xc3\xa9\r\n' "$(cat "${OUT}")"
+}
+
+# Every reply type the program meets, each as redis-py shows it.
+test_redis_queue__decodes_every_reply_type() {
+    printf '+OK\r\n:3\r\n$-1\r\n$5\r\nhello\r\n*2\r\n$3\r\nval\r\n$1\r\n0\r\n*-1\r\n-ERR wrong type\r\n$4\r\na\r\nb\r\n$0\r\n\r\n*0\r\n*3\r\n$1\r\na\r\n$-1\r\n$2\r\n\r\n\r\n' \
+        >"${SHUNIT_TMPDIR}/replies"
+    TIMEOUT_CAUSE="the decoder waited for more input than the replies hold"
+    run_prog redis_queue decode <"${SHUNIT_TMPDIR}/replies" || return
+    assert_exit 0 || return
+    assert_output 11_redis_decode.out
+}
+
+# What is not RESP ends the decoder with a message, exit 1: each file is
+# decoded on its own, so one run tries them all.
+test_redis_queue__refuses_what_is_not_resp() {
+    local bad k=0 files=() what=("a line that is no reply type" "a bulk string not followed by CRLF"
+        "an array holding an integer" "a bulk length that is no number" "a bulk longer than RESP_STR_MAX")
+    for bad in 'hello\r\n' '$3\r\nabcXY' '*1\r\n:1\r\n' '$x\r\n' '$999999\r\n'; do
+        printf "${bad}" >"${SHUNIT_TMPDIR}/bad${k}"
+        files+=("${SHUNIT_TMPDIR}/bad${k}")
+        k=$((k + 1))
+    done
+    TIMEOUT_CAUSE="the decoder waited on input that cannot be a reply"
+    run_prog redis_queue decode "${files[@]}" || return
+    assert_exit 1 || return
+    for k in "${!files[@]}"; do
+        if ! grep -q "^redis_queue: decode: ${files[k]}: " "${ERR}"; then
+            show_stderr
+            fail "redis_queue decode: ${what[k]} ($(cat -v "${files[k]}")) must be refused with resp_fail(), not taken for a reply"
+            return 1
+        fi
+    done
+    assertEquals "redis_queue decode: nothing printed for input that is not RESP" "" "$(cat "${OUT}")"
+}
+
+# Seed 000 on a private Redis: the lines of lesson 07, and no keys left.
+test_redis_queue__prints_lesson_07s_lines_on_redis() {
+    need_redis || return
+    start_redis || return
+    TIMEOUT_CAUSE="a BLPOP that never gets its item: is every reply read whole?"
+    run_prog redis_queue run "${REDIS_SOCK}" || return
+    assert_exit 0 || return
+    assert_output 07_manager_queue.out || return
+    assertEquals "keys left on the Redis server after the run" "" "$(redis_keys)"
+}
+
+# The server dies mid-run (SIGKILL, after round 1's Queue line): the
+# program ends at once with a clear error, not a hang.
+test_redis_queue__a_server_that_dies_gets_a_clear_error() {
+    need_redis || return
+    start_redis || return
+    local waited=0 sup
+    run_begin "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 100
+    : >"${OUT}" # the last run's lines must not count
+    TIMEOUT_CAUSE="the Redis server was killed and the program still waits: does it notice end of file?"
+    TMPDIR=${RUN_TMP} SUPERVISE_REPORT=${REPORT} TICK_MS=100 "${SUPERVISE}" "${PROGRAM_TIMEOUT}" \
+        "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 100 >"${OUT}" 2>"${ERR}" &
+    sup=$!
+    while [ "${waited}" -lt 1000 ] && ! grep -q ': Queue 1$' "${OUT}"; do
+        sleep 0.01
+        waited=$((waited + 1))
+    done
+    kill -KILL "${REDIS_PID}"
+    wait "${REDIS_PID}" 2>/dev/null
+    REDIS_PID=""
+    rm -rf "${REDIS_DIR}"
+    wait "${sup}"
+    STATUS=$?
+    run_end || return
+    assert_exit 1 || return
+    assert_stderr_matches 'the Redis server closed the connection' \
+        "a dead server must be named in the error ('the Redis server closed the connection')" || return
+    assertTrue "the program ended within 2 s of the kill (took ${WALL_MS} ms in all)" \
+        "[ ${WALL_MS:-0} -lt $((waited * 10 + 2000)) ]"
+}
+
+test_redis_queue__bad_arguments_get_usage() {
+    assert_usage_error redis_queue || return
+    assert_usage_error redis_queue run || return
+    assert_usage_error redis_queue run nohost 3 || return
+    assert_usage_error redis_queue run /tmp/x 0
+}
+
+remove_namespaces() { :; }
+
+. "${SHUNIT2}"
