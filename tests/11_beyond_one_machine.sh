@@ -175,36 +175,75 @@ test_auth_client__bad_arguments_get_usage() {
 
 # ------------------------------------------------------------ redis_queue
 
+# plain TEXT: TEXT with its backslash escapes spelled out (<CR>, <LF>):
+# shunit2 prints failure messages through echo -e, which would turn a
+# "\r\n" in them into a real line break.
+plain() {
+    printf '%s' "$1" | sed -e 's/\\r/<CR>/g' -e 's/\\n/<LF>/g' -e 's/\\/<BS>/g'
+}
+
 # RESP: an array of bulk strings, each "$" + length + CRLF + bytes + CRLF.
 test_redis_queue__encodes_a_command_as_resp() {
     run_prog redis_queue encode SET value 0 || return
     assert_exit 0 || return
-    local want='*3\r\n$3\r\nSET\r\n$5\r\nvalue\r\n$1\r\n0\r\n' got
+    local want='*3\r\n$3\r\nSET\r\n$5\r\nvalue\r\n$1\r\n0\r\n' got why=""
     got=$(cat "${OUT}")
-    if [ "${got}" = "${want//\$5\\r\\nvalue\\r\\n/\$5\\r\\nvalue}" ] ||
-        [ "${got}" = "$(printf '%s' "${want}" | sed 's/\\r\\n\$/$/g; s/\\r\\n$//')" ]; then
-        fail "redis_queue encode: a bulk string without its CRLF: after each argument's bytes comes \\r\\n too (found ${got})"
-        return 1
-    fi
-    assertEquals "redis_queue encode SET value 0: the command's RESP bytes (\\r\\n shown escaped)" \
-        "${want}" "${got}"
+    [ "${got}" = "${want}" ] && return 0
+    case ${got} in
+        '*3\r\n$3\r\nSET$5\r\nvalue$1\r\n0') why="a bulk string without its CRLF: after each argument's bytes comes CR LF too" ;;
+        '*2\r\n'*) why="the array header counts 2 elements: the command's name is one of the bulk strings, so SET value 0 is *3" ;;
+        '*3\n'* | *'$3\nSET'*) why="a line ends in CR LF, not LF alone" ;;
+        *'"'* | *"'"*) why="the arguments were quoted: a bulk string is the bytes as they are, its length says where it ends" ;;
+        *) why="see the expected and found bytes above" ;;
+    esac
+    echo "  expected: ${want}"
+    echo "  found:    ${got}"
+    fail "redis_queue encode SET value 0: $(plain "${why}") (expected $(plain "${want}"), found $(plain "${got}"))"
 }
 
 # An empty argument, one with a space, a CRLF inside and a two-byte
 # character: lengths count bytes, and the bytes go as they are.
 test_redis_queue__encodes_any_bytes_by_length() {
     run_prog redis_queue encode SET "" "a b" $'x\r\ny' 'é' || return
-    assert_exit 0 || return
-    assertEquals "redis_queue encode: lengths in bytes, the bytes unchanged" \
-        '*5\r\n$3\r\nSET\r\n$0\r\n\r\n$3\r\na b\r\n$4\r\nx\r\ny\r\n$2\r\n\xc3\xa9\r\n' "$(cat "${OUT}")"
+    if [ "${STATUS}" != 0 ]; then
+        show_stderr
+        fail "redis_queue encode SET '' 'a b' 'x<CR><LF>y' 'é': exit status ${STATUS}: an empty argument, a space, CR LF or a two-byte character must encode too"
+        return 1
+    fi
+    local want='*5\r\n$3\r\nSET\r\n$0\r\n\r\n$3\r\na b\r\n$4\r\nx\r\ny\r\n$2\r\n\xc3\xa9\r\n' got
+    got=$(cat "${OUT}")
+    [ "${got}" = "${want}" ] && return 0
+    echo "  expected: ${want}"
+    echo "  found:    ${got}"
+    fail "redis_queue encode SET '' 'a b' 'x<CR><LF>y' 'é': lengths count bytes (é is 2), and the bytes go as they are (expected $(plain "${want}"), found $(plain "${got}"))"
 }
 
-# Every reply type the program meets, each as redis-py shows it.
+# Every reply type the program meets, each as redis-py shows it; a wrong
+# line is named by the reply it came from.
 test_redis_queue__decodes_every_reply_type() {
-    printf '+OK\r\n:3\r\n$-1\r\n$5\r\nhello\r\n*2\r\n$3\r\nval\r\n$1\r\n0\r\n*-1\r\n-ERR wrong type\r\n$4\r\na\r\nb\r\n$0\r\n\r\n*0\r\n*3\r\n$1\r\na\r\n$-1\r\n$2\r\n\r\n\r\n' \
-        >"${SHUNIT_TMPDIR}/replies"
-    TIMEOUT_CAUSE="the decoder waited for more input than the replies hold"
+    local replies=('+OK\r\n' ':3\r\n' '$-1\r\n' '$5\r\nhello\r\n' '*2\r\n$3\r\nval\r\n$1\r\n0\r\n'
+        '*-1\r\n' '-ERR wrong type\r\n' '$4\r\na\r\nb\r\n' '$0\r\n\r\n' '*0\r\n'
+        '*3\r\n$1\r\na\r\n$-1\r\n$2\r\n\r\n\r\n')
+    local what=("a simple string (+OK)" "an integer (:3)" "a null bulk string (\$-1: a missing key, None)"
+        "a bulk string" "an array of bulk strings (HGETALL, LRANGE)" "a null array (*-1: BLPOP timed out, None)"
+        "an error reply (-ERR ...)" "a bulk string holding CR LF: read by its length, not up to the next CRLF"
+        "an empty bulk string (\$0)" "an empty array (*0)" "an array with a null element and a CRLF one")
+    local r k
+    for r in "${replies[@]}"; do printf -- "${r}"; done >"${SHUNIT_TMPDIR}/replies"
+    TIMEOUT_CAUSE="the decoder waited for more input than the replies hold: a bulk string read by line, or its CRLF read twice?"
     run_prog redis_queue decode <"${SHUNIT_TMPDIR}/replies" || return
+    local -a want got
+    mapfile -t want <"${TESTS_DIR}/expected/11_redis_decode.out"
+    mapfile -t got <"${OUT}"
+    for k in "${!want[@]}"; do
+        if [ "${got[k]-}" != "${want[k]}" ]; then
+            echo "  replies: $(printf '%s' "${replies[@]}")"
+            echo "  found:"; sed 's/^/  | /' "${OUT}"
+            show_stderr
+            fail "redis_queue decode: reply $((k + 1)), ${what[k]}, printed $(plain "${got[k]-nothing}"), expected $(plain "${want[k]}")"
+            return 1
+        fi
+    done
     assert_exit 0 || return
     assert_output 11_redis_decode.out
 }
@@ -215,7 +254,7 @@ test_redis_queue__refuses_what_is_not_resp() {
     local bad k=0 files=() what=("a line that is no reply type" "a bulk string not followed by CRLF"
         "an array holding an integer" "a bulk length that is no number" "a bulk longer than RESP_STR_MAX")
     for bad in 'hello\r\n' '$3\r\nabcXY' '*1\r\n:1\r\n' '$x\r\n' '$999999\r\n'; do
-        printf "${bad}" >"${SHUNIT_TMPDIR}/bad${k}"
+        printf -- "${bad}" >"${SHUNIT_TMPDIR}/bad${k}"
         files+=("${SHUNIT_TMPDIR}/bad${k}")
         k=$((k + 1))
     done
@@ -225,7 +264,7 @@ test_redis_queue__refuses_what_is_not_resp() {
     for k in "${!files[@]}"; do
         if ! grep -q "^redis_queue: decode: ${files[k]}: " "${ERR}"; then
             show_stderr
-            fail "redis_queue decode: ${what[k]} ($(cat -v "${files[k]}")) must be refused with resp_fail(), not taken for a reply"
+            fail "redis_queue decode: ${what[k]} ($(cat -v "${files[k]}" | sed 's/\\/<BS>/g')) must be refused with resp_fail(), not taken for a reply"
             return 1
         fi
     done

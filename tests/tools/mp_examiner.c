@@ -84,12 +84,13 @@ static uint32_t le32(const uint8_t *p)
 
 /* A frame's length, checked; names a length sent in the wrong order.
  * Returns the length, or -1 (and a finding). */
-static long read_length(int fd, const char *what, size_t max)
+static long read_length(int fd, const char *what, size_t max, const char *hint)
 {
     uint8_t head[4];
     size_t got = read_some(fd, head, 4);
     if (got == 0) {
-        found(true, "MISTAKE: the client closed the connection without sending %s", what);
+        found(true, "MISTAKE: the client closed the connection without sending %s%s", what,
+              hint);
         return -1;
     }
     if (got < 4) {
@@ -194,7 +195,11 @@ static void examine(int fd, enum mp_proto proto, const uint8_t *key, size_t kn)
         found(true, "could not send the challenge: %s", mgr_error());
         return;
     }
-    long an = read_length(fd, "the answer", MP_AUTH_MAX);
+    long an = read_length(fd, "the answer", MP_AUTH_MAX,
+                          proto == MP_LEGACY
+                              ? " (a 3.11 server's challenge is 20 random bytes and no "
+                                "{sha256}: is that case answered, with the raw HMAC-MD5?)"
+                              : " (its own error is on stderr)");
     if (an == -1)
         return;
     if (read_some(fd, answer, (size_t)an) != (size_t)an) {
