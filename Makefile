@@ -30,6 +30,9 @@ BUILD    ?= build
 TICK_MS  ?=
 # Restrict run/check/hint/test to one lesson: LESSON=02 or LESSON=02_threads_mutex
 LESSON   ?=
+# More Python interpreters for lesson 11's interoperability tests, beside
+# python3 and the newest 3.12+ found (PYTHONS="python3.13 /opt/py/bin/python3")
+PYTHONS  ?=
 
 LESSONS  := $(sort $(notdir $(wildcard lessons/[0-9][0-9]_*)))
 EX_SRC   := $(sort $(wildcard lessons/[0-9][0-9]_*/*.c))
@@ -96,7 +99,7 @@ $(SUPERVISE): tests/tools/supervise.c
 TSAN_PROGS := $(foreach p,$(TSAN_TESTED),$(BUILD)/tsan/lessons/$(p) $(BUILD)/tsan/solutions/$(p))
 
 # The suite driver gets everything it needs through the environment.
-SUITE = BUILD='$(BUILD)' LESSON='$(LESSON)' TICK_MS='$(TICK_MS)' \
+SUITE = BUILD='$(BUILD)' LESSON='$(LESSON)' TICK_MS='$(TICK_MS)' PYTHONS='$(PYTHONS)' \
         MAKE='$(MAKE)' bash tests/suite.sh
 
 .DEFAULT_GOAL := all
@@ -139,6 +142,9 @@ sanitizers: asan ubsan tsan
 bench: all
 	@TMPDIR=$${TMPDIR:-/tmp} BENCH_PYTHON=lessons/10_measuring/bench.py \
 	    $(BUILD)/solutions/10_measuring/bench
+	@echo
+	@echo "Lesson 11: the manager on TCP, and Redis (when redis-server is installed):"
+	@TMPDIR=$${TMPDIR:-/tmp} $(BUILD)/solutions/11_beyond_one_machine/remote_bench
 
 ## fuzz: fuzz the manager's request decoder with libFuzzer (clang; FUZZ_SECONDS=30)
 FUZZ_SECONDS ?= 30

@@ -425,7 +425,7 @@ test_redis_queue__refuses_what_is_not_resp() {
 
 # Seed 000 on a private Redis: the lines of lesson 07, and no keys left.
 test_redis_queue__prints_lesson_07s_lines_on_redis() {
-    need_redis || return
+    need_redis || return 0
     start_redis || return
     TIMEOUT_CAUSE="a BLPOP that never gets its item: is every reply read whole?"
     run_prog redis_queue run "${REDIS_SOCK}" || return
@@ -437,7 +437,7 @@ test_redis_queue__prints_lesson_07s_lines_on_redis() {
 # The server dies mid-run (SIGKILL, after round 1's Queue line): the
 # program ends at once with a clear error, not a hang.
 test_redis_queue__a_server_that_dies_gets_a_clear_error() {
-    need_redis || return
+    need_redis || return 0
     start_redis || return
     local waited=0 sup
     run_begin "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 100
