@@ -114,7 +114,8 @@ static int seed_program(const struct mgr *m, int rounds)
     proxy_must(proxy_create_queue(m, &s.done));
     pid_t w = process_start("MyProcess1", writer, &s);
     pid_t r = process_start("MyProcess2", reader, &s);
-    return (process_join(w) != 0) + (process_join(r) != 0) ? 1 : 0;
+    int failed = (process_join(w) != 0) + (process_join(r) != 0);
+    return failed ? 1 : 0;
 }
 
 /* The key from AUTHKEY, or a usage error. */
