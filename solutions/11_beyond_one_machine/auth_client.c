@@ -42,7 +42,15 @@
  * mgr_error() set. */
 int send_frame(int fd, const void *buf, size_t n)
 {
+    uint8_t frame[4 + 4096];
     uint8_t head[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+    if (n <= sizeof frame - 4) {
+        /* One write, as Python joins a short message to its length: two
+         * small writes in a row can wait on Nagle's algorithm (tcp(7)). */
+        memcpy(frame, head, 4);
+        memcpy(frame + 4, buf, n);
+        return mgr_write_all(fd, frame, 4 + n);
+    }
     if (mgr_write_all(fd, head, sizeof head) == -1)
         return -1;
     return mgr_write_all(fd, buf, n);
