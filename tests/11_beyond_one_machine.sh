@@ -449,10 +449,18 @@ test_redis_queue__a_server_that_dies_gets_a_clear_error() {
     TMPDIR=${RUN_TMP} SUPERVISE_REPORT=${REPORT} TICK_MS=100 "${SUPERVISE}" "${PROGRAM_TIMEOUT}" \
         "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 100 >"${OUT}" 2>"${ERR}" &
     sup=$!
-    while [ "${waited}" -lt 1000 ] && ! grep -q ': Queue 1$' "${OUT}"; do
+    while [ "${waited}" -lt 300 ] && ! grep -q ': Queue 1$' "${OUT}" && kill -0 "${sup}" 2>/dev/null; do
         sleep 0.01
         waited=$((waited + 1))
     done
+    if ! grep -q ': Queue 1$' "${OUT}"; then
+        wait "${sup}"
+        STATUS=$?
+        run_end
+        show_stderr
+        fail "redis_queue run: it ended (or hung) before round 1's Queue line, so the server could not be killed mid-run: see the other failures"
+        return 1
+    fi
     kill -KILL "${REDIS_PID}"
     wait "${REDIS_PID}" 2>/dev/null
     REDIS_PID=""
