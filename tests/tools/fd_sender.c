@@ -60,7 +60,9 @@ static int make_memfd(char **shared)
     return fd;
 }
 
-/* One byte, with `count` descriptors (0: no control message). */
+/* One byte, with `count` descriptors (0: no control message).  A receiver
+ * that has already gone (EPIPE, ECONNRESET) is not this tool's failure:
+ * its exit status tells the story. */
 static void send_byte_and_fds(int conn, const int *fds, int count)
 {
     char byte = 'F';
@@ -80,7 +82,8 @@ static void send_byte_and_fds(int conn, const int *fds, int count)
         c->cmsg_len = CMSG_LEN((size_t)count * sizeof(int));
         memcpy(CMSG_DATA(c), fds, (size_t)count * sizeof(int));
     }
-    if (sendmsg(conn, &msg, MSG_NOSIGNAL) == -1)
+    if (sendmsg(conn, &msg, MSG_NOSIGNAL) == -1 && errno != EPIPE &&
+        errno != ECONNRESET)
         err_exit("sendmsg");
 }
 
