@@ -21,7 +21,7 @@ else
 fi
 
 setUp() {
-    TIMEOUT_CAUSE="nobody woke a sleeper, and its deadline never came: is there a signal after each change (TODO 4 and 5), and is the deadline a time on CLOCK_MONOTONIC (TODO 2), and does wait_until() unlock before it returns?"
+    TIMEOUT_CAUSE="nobody woke a sleeper, and its deadline never came: is there a signal after each change (TODO 4 and 5), and is the deadline a time on CLOCK_MONOTONIC (TODO 2), does wait_until() unlock before it returns, and is the deadline a valid time (tv_nsec below one second)?"
 }
 
 # What the program said on stderr, for a message: its first line.
@@ -43,10 +43,10 @@ explain_failure() {
             fail "a wait returned before its count was there and before its deadline: ${said}. Wait in a loop that asks count_reached() again after every wakeup (TODO 3)" ;;
         *"nobody signalled"*)
             fail "${said}: wake the sleeper after each change (TODO 4 in put(), TODO 5 in take())" ;;
-        *"gave up waiting"*)
-            fail "${said}. Does the loop sleep on the right condition variable, and does the other side signal it (TODO 3, 4, 5)?" ;;
         *"fall asleep"*)
             fail "${said}: the reader never asked count_reached() before it slept; the loop's condition must be count_reached(v, cond, counter, want) (TODO 3)" ;;
+        *"gave up waiting"*)
+            fail "${said}. Does the loop sleep on the right condition variable, and does the other side signal it (TODO 3, 4, 5)?" ;;
         *"pthread_cond_timedwait"*"Invalid argument"*)
             fail "${said}: the deadline is not a valid time - is tv_nsec kept below 1,000,000,000 (TODO 2)?" ;;
         *)
@@ -102,6 +102,12 @@ test_wait_value__the_pace_does_not_change_the_output() {
 test_wait_value__wakeups_with_nothing_new_are_slept_through() {
     run_prog wait_value spurious || return
     explain_failure || return
+    local looks
+    looks=$(sed -n 's/^Reader: woke up \([0-9]*\) times\{0,1\} with nothing new$/\1/p' "${OUT}")
+    if [ "${looks:-0}" -gt 5 ]; then
+        fail "the reader looked at the count ${looks} times with nothing new, though the writer woke it only 5 times: it looks again without being woken - polling, or spinning. Sleep in pthread_cond_timedwait until a signal or the deadline (TODO 3)"
+        return 1
+    fi
     assert_output 09_waiting_spurious.out
 }
 
