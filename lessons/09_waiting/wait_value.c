@@ -59,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "args.h"
@@ -455,6 +456,29 @@ static double children_cpu_ms(void)
            (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
 }
 
+/* Wait until the writer w ends, and return its status; but if either
+ * child fails first, stop the other and end the program at once, saying
+ * which.  (A child that failed may have died holding v->lock: nobody
+ * could take it again, and waiting for the other would be waiting for
+ * ever.) */
+static int first_to_end(pid_t w, pid_t r)
+{
+    int status;
+    pid_t ended;
+    while ((ended = waitpid(-1, &status, 0)) == -1)
+        if (errno != EINTR)
+            err_exit("waitpid");
+    int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    if (ended == w && code == 0)
+        return 0;
+    pid_t other = ended == w ? r : w;
+    if (kill(other, SIGKILL) == -1)
+        err_exit("kill");
+    process_join(other);
+    fatal("the %s failed (exit status %d): see its message above",
+          ended == w ? "writer" : "reader", code);
+}
+
 /* Seed 002's story, once: the writer puts 0..4, the reader prints each,
  * the parent puts -1 when the writer is done.  Returns the CPU time the
  * reader used, in milliseconds. */
@@ -466,7 +490,7 @@ static double story(struct shared_value *v, enum way way)
                                          : reader;
     pid_t w = process_start("Writer", write, v);
     pid_t r = process_start("Reader", read, v);
-    int writer_status = process_join(w);
+    int writer_status = first_to_end(w, r);
 
     say("the writer is done; putting -1");
     if (way == SEMAPHORE)
