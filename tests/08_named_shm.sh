@@ -140,9 +140,10 @@ test_shm_create__reports_why_shm_open_failed() {
     need_strace_inject || return
     run_cmd strace -qq -o /dev/null -P "/dev/shm/${NAME#/}" -e trace=openat,open \
         -e inject=openat,open:error=EACCES "${BIN_DIR}/shm_create" "${NAME}" || return
+    LAST_CMD="shm_create ${NAME} (its shm_open made to fail by strace)"
     assert_exit 1 || return
     assert_stderr_matches "Permission denied" \
-        "shm_open failed with EACCES (made to fail with strace), but the message does not say 'Permission denied': report errno (err_exit), and keep 'already exists' for EEXIST only" || return
+        "shm_open failed with EACCES, but the message does not say 'Permission denied': report errno (err_exit), and keep 'already exists' for EEXIST only" || return
     assert_stderr_lacks "already exists" \
         "shm_open failed with EACCES, not EEXIST, yet the message says 'already exists': look at errno first"
 }
@@ -153,6 +154,7 @@ test_shm_create__reports_why_shm_open_failed() {
 test_shm_create__reports_a_failed_ftruncate_and_removes_the_object() {
     expect_shm_left "${NAME}" run_cmd bash -c 'trap "" XFSZ; ulimit -f 1 && exec "$@"' \
         limited "${BIN_DIR}/shm_create" "${NAME}" || return
+    LAST_CMD="shm_create ${NAME} (under ulimit -f 1)"
     if [ "${STATUS}" = 0 ]; then
         fail "under ulimit -f 1, ftruncate to 4096 bytes fails (EFBIG), yet shm_create exited 0: is ftruncate's result checked?"
         return 1
@@ -242,6 +244,7 @@ test_shm_read__reports_a_failed_unlink() {
     expect_shm_left "${NAME}" run_cmd strace -qq -o /dev/null -P "/dev/shm/${NAME#/}" \
         -e trace=unlink,unlinkat -e inject=unlink,unlinkat:error=EACCES \
         "${BIN_DIR}/shm_read" "${NAME}" unlink || return
+    LAST_CMD="shm_read ${NAME} unlink (its shm_unlink made to fail by strace)"
     if [ "${STATUS}" = 0 ]; then
         fail "shm_unlink failed (EACCES, made to fail with strace), yet shm_read exited 0$(grep -q '^Reader: unlinked' "${OUT}" && echo ' and said it unlinked the name'): check shm_unlink's result (err_exit)"
         return 1

@@ -50,6 +50,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -61,9 +62,9 @@
 #define TEXT "hello through a memfd"
 #define UPDATE "updated by the sender after sealing"
 #define SEGMENT_SIZE 4096
-/* How long to wait for the receiver to connect.  It connects within
- * milliseconds; waiting longer only happens if it could not start. */
-#define PATIENCE_MS 1000
+/* How long to wait for a live receiver to connect.  It connects within
+ * milliseconds; one that ends first is noticed at once. */
+#define PATIENCE_MS 5000
 
 /* Where the two programs meet: a socket in a fresh directory. */
 struct meeting {
@@ -118,27 +119,39 @@ static void run_receiver(void *arg)
     err_exit("exec %s", m->receiver);
 }
 
-/* Accept the receiver's connection.  Should it never come (the receiver
- * could not start), stop it and give up rather than wait for ever. */
+/* Accept the receiver's connection.  A receiver that ends before it
+ * connects (it could not start, or failed) is noticed at once; one that
+ * is alive but slow (a loaded machine, a sanitizer build) gets up to
+ * PATIENCE_MS, and is then stopped: never wait for ever. */
 static int accept_receiver(int listener, const struct meeting *m, pid_t receiver)
 {
     struct pollfd pfd = { .fd = listener, .events = POLLIN };
-    int ready;
-    while ((ready = poll(&pfd, 1, PATIENCE_MS)) == -1)
-        if (errno != EINTR)
+    for (int waited = 0; waited < PATIENCE_MS; waited += 20) {
+        int ready = poll(&pfd, 1, 20);
+        if (ready == -1 && errno != EINTR)
             err_exit("poll");
-    if (ready == 0) {
-        if (kill(receiver, SIGKILL) == -1)
-            err_exit("kill %ld", (long)receiver);
-        process_join(receiver);
-        remove_meeting_point(m);
-        fatal("the receiver did not connect within %d ms", PATIENCE_MS);
+        if (ready > 0) {
+            int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+            if (conn == -1)
+                err_exit("accept4");
+            remove_meeting_point(m);
+            return conn;
+        }
+        int status;
+        pid_t ended = waitpid(receiver, &status, WNOHANG);
+        if (ended == -1)
+            err_exit("waitpid");
+        if (ended == receiver) {
+            remove_meeting_point(m);
+            fatal("the receiver ended before it connected (exit status %d)",
+                  WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+        }
     }
-    int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-    if (conn == -1)
-        err_exit("accept4");
+    if (kill(receiver, SIGKILL) == -1)
+        err_exit("kill %ld", (long)receiver);
+    process_join(receiver);
     remove_meeting_point(m);
-    return conn;
+    fatal("the receiver did not connect within %d ms", PATIENCE_MS);
 }
 
 /* Fix the memfd's size for good: no holder of the file, the receiver
