@@ -14,7 +14,7 @@
  * nothing under the sender's mapping.  The seals refuse both.
  *
  * Expected output (between the sender's lines):
- *     Receiver: no memfd came with exec: the socket is its only way in
+ *     Receiver: no memfd came with exec: it has only what the socket brings
  *     Receiver: got a descriptor for /memfd:lesson08 (deleted), 4096 bytes
  *     Receiver: seals: F_SEAL_SHRINK F_SEAL_GROW
  *     Receiver: read 'hello through a memfd'
@@ -127,7 +127,7 @@ int main(int argc, char *argv[])
     if (leaked != -1)
         fatal("descriptor %d, open on %s, came with exec: the sender's memfd "
               "is not close-on-exec (MFD_CLOEXEC)", leaked, inherited);
-    say("no memfd came with exec: the socket is its only way in");
+    say("no memfd came with exec: it has only what the socket brings");
 
     int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (sock == -1)

@@ -152,8 +152,8 @@ static struct shared_value *make_value(enum way way)
     s = pthread_condattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
     if (s != 0)
         err_exit_en(s, "pthread_condattr_setpshared");
-    /* Deadlines on the monotonic clock: two seconds of patience stay two
-     * seconds even if someone sets the date meanwhile. */
+    /* Deadlines on the monotonic clock: a second of patience stays a
+     * second even if someone sets the date meanwhile. */
     s = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     if (s != 0)
         err_exit_en(s, "pthread_condattr_setclock");
