@@ -65,13 +65,20 @@ $(1)/libcommon.a: $$(patsubst common/%.c,$(1)/common/%.o,$$(COMMON_SRC))
 
 $(1)/lessons/%: lessons/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$(filter %.c,$$^) \
 	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
 
 $(1)/solutions/%: solutions/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$(filter %.c,$$^) \
 	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
+
+# Lesson 07's server is two files: the learner's mini_queue.c and a given
+# part (lessons/07_manager_queue/given/), linked into one program.
+$(1)/lessons/07_manager_queue/mini_queue $(1)/solutions/07_manager_queue/mini_queue: \
+    lessons/07_manager_queue/given/mini_server.c lessons/07_manager_queue/given/mini_server.h
+$(1)/lessons/07_manager_queue/mini_queue $(1)/solutions/07_manager_queue/mini_queue: \
+    CPPFLAGS += -Ilessons/07_manager_queue/given
 
 $(1)/tools/%: tests/tools/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)
