@@ -47,7 +47,7 @@ SAN_tsan  := -fsanitize=thread
 SUPERVISE := $(BUILD)/tools/supervise
 
 # Programs the tests use besides the lessons' (tests/tools/, tests/fuzz/).
-TEST_TOOLS := manager_probe replay_requests stage_client
+TEST_TOOLS := manager_probe replay_requests stage_client mgr_relay
 
 # progs(DIR): the programs of both trees and the test tools built under DIR
 progs = $(patsubst %.c,$(1)/%,$(EX_SRC) $(SOL_SRC)) $(addprefix $(1)/tools/,$(TEST_TOOLS))

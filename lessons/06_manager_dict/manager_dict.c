@@ -34,9 +34,11 @@ struct job {
 void worker(void *arg)
 {
     struct job *job = arg;
-    /* TODO 1: set job->key to job->value in the manager's dict, through the
-     * proxy job->d (proxy.h: proxy_dict_set; mgr_int() makes the value).
-     * Wrap the call in proxy_must() so that an error stops the worker. */
+    /* TODO 1: d[key] = value: set job->key to job->value in the manager's
+     * dict, through the proxy job->d (proxy.h; mgr_int() makes the value).
+     * The server can refuse (a full dict, a server gone): then this worker
+     * must fail - end with an error that says why (mgr_error()) - and not
+     * claim below that it set anything. */
     say("Setting %s to %d", job->key, job->value);
 }
 
@@ -47,8 +49,10 @@ void print_dict(const char *label, const struct proxy *d)
     size_t n = 0;
     char text[1024];
     (void)d;
-    /* TODO 2: fetch the dict's items from the manager through the proxy d
-     * (proxy_items), instead of printing the empty local array. */
+    /* TODO 2: fetch the dict's items from the manager through the proxy d,
+     * instead of printing the empty local array.  If the server does not
+     * give them, stop with an error that says why, rather than print a
+     * dict that was never fetched. */
     say("%s%s", label, mgr_format_dict(items, n, text, sizeof text));
 }
 

@@ -168,7 +168,7 @@ static void send_bytes(int fd, const void *bytes, size_t n)
 /* Wait until the server has read everything sent on fd (2 s at most). */
 static void wait_consumed(int fd, const char *what)
 {
-    long long until = now_ms() + 2000;
+    long long until = now_ms() + 1000;
     for (;;) {
         int unread = 0;
         if (ioctl(fd, SIOCOUTQ, &unread) == -1)
@@ -176,7 +176,7 @@ static void wait_consumed(int fd, const char *what)
         if (unread == 0)
             return;
         if (now_ms() > until)
-            fail("the server did not read %s within 2 s: does the poll loop call "
+            fail("the server did not read %s within 1 s: does the poll loop call "
                  "read_requests() for every client that poll() says is readable?", what);
         struct timespec pause = { 0, 1000000 };
         nanosleep(&pause, NULL);
