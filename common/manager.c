@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +65,7 @@ static enum mgr_kind kind_for(uint8_t op)
 
 struct client {
     int fd;                 /* -1: a free slot */
+    pid_t peer_pid;         /* SO_PEERCRED: who connected */
     uint8_t *in;            /* bytes received, not yet a whole frame */
     size_t in_len;
     uint8_t *out;           /* one reply, being sent */
@@ -78,6 +81,8 @@ struct client {
 
 struct server {
     int listen_fd, signal_fd;
+    pid_t starter;          /* the only process whose SHUTDOWN counts */
+    int frame_timeout_ms;   /* for a stalled frame or reply */
     int spare_fd;           /* kept open to refuse a client when out of fds */
     bool stopping;
     struct object objects[MGR_MAX_OBJECTS + 1]; /* id 1..count; 0 is no object */
@@ -290,6 +295,11 @@ static void execute(struct server *s, struct client *c, const struct mgr_request
         return;
     }
     if (r->op == MGR_OP_SHUTDOWN) {
+        if (s->starter != 0 && c->peer_pid != s->starter) {
+            reply_error(c, MGR_E_PERMISSION, "only the process that started the manager "
+                        "may shut it down");
+            return;
+        }
         s->stopping = true;
         reply_items(c, NULL, 0);
         return;
@@ -486,6 +496,7 @@ static void accept_client(struct server *s)
         return;
     }
     c->fd = fd;
+    c->peer_pid = peer.pid;
 }
 
 /* Answer "Empty" to every parked get whose time is up; returns the time in
@@ -569,39 +580,160 @@ static void serve(struct server *s)
     }
 }
 
-/* The server process, from fork() to _exit(). */
-static _Noreturn void run_server(int listen_fd, pid_t parent, const struct mgr *m)
+/* ============================================================ descriptors */
+
+/* The first line of an entry returned by getdents64(2); glibc before 2.30
+ * has no wrapper, so the call goes through syscall(2). */
+struct dirent64_head {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+static bool kept(int fd, const int *keep, int nkeep)
 {
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGHUP);
-    sigprocmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    /* If the program that started us dies, we get SIGTERM; if it died
-     * before this line, our parent is already someone else. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    for (int k = 0; k < nkeep; k++)
+        if (keep[k] == fd)
+            return true;
+    return fd <= 2;
+}
 
-    /* Close every descriptor inherited from the program but stdin, stdout,
-     * stderr and the listening socket: a client connection or a pipe end
-     * of the program's, held open here, would hide its hang-up. */
-    if (listen_fd >= 3) {
-        if (listen_fd > 3)
-            close_range(3, (unsigned)listen_fd - 1, 0);
-        close_range((unsigned)listen_fd + 1, ~0U, 0);
-    } else {
-        close_range(3, ~0U, 0);
+/* Without close_range(2) (ENOSYS before Linux 5.9): walk /proc/self/fd and
+ * close what is not kept, again until a pass finds nothing to close (the
+ * listing may move under the closes); without /proc, close every number up
+ * to the limit.  No malloc: this runs in a child of a program that may have
+ * threads. */
+static int close_by_listing(const int *keep, int nkeep)
+{
+    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir == -1) {
+        struct rlimit limit;
+        if (getrlimit(RLIMIT_NOFILE, &limit) == -1)
+            return -1;
+        rlim_t top = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > (1 << 20)
+                         ? (1 << 20) : limit.rlim_cur;
+        for (int fd = 3; (rlim_t)fd < top; fd++)
+            if (!kept(fd, keep, nkeep))
+                close(fd);
+        return 0;
     }
+    for (bool again = true; again;) {
+        again = false;
+        if (lseek(dir, 0, SEEK_SET) == -1)
+            break;
+        _Alignas(8) char buf[4096];
+        long n;
+        while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+            for (long at = 0; at < n;) {
+                struct dirent64_head *e = (struct dirent64_head *)(buf + at);
+                at += e->reclen;
+                if (e->name[0] < '0' || e->name[0] > '9')
+                    continue; /* "." and ".." */
+                int fd = atoi(e->name);
+                if (fd != dir && !kept(fd, keep, nkeep)) {
+                    close(fd);
+                    again = true;
+                }
+            }
+        }
+        if (n == -1) {
+            close(dir);
+            return -1;
+        }
+    }
+    close(dir);
+    return 0;
+}
 
+/* Close every descriptor but 0, 1, 2 and the nkeep in keep[] (in
+ * increasing order).  Returns 0, or -1 with errno. */
+static int close_all_but(const int *keep, int nkeep)
+{
+    unsigned first = 3;
+    for (int k = 0; k <= nkeep; k++) {
+        if (k < nkeep && keep[k] < 3)
+            continue; /* 0, 1 and 2 stay anyway */
+        unsigned last = k < nkeep ? (unsigned)keep[k] - 1 : ~0U;
+        if (first <= last && close_range(first, last, 0) == -1) {
+            if (errno == ENOSYS || errno == EINVAL)
+                return close_by_listing(keep, nkeep);
+            return -1;
+        }
+        if (k < nkeep)
+            first = (unsigned)keep[k] + 1;
+    }
+    return 0;
+}
+
+/* ============================================================ start-up */
+
+/* What the server side tells mgr_start() on the exit pipe, once: ready
+ * (value = the server's pid), or which step failed (value = errno). */
+struct start_report {
+    int32_t what; /* 'R' ready, else one of the steps below */
+    int32_t value;
+};
+
+static const char *step_name(int32_t what)
+{
+    switch (what) {
+    case 'p': return "prctl(PR_SET_PDEATHSIG)";
+    case 'o': return "the starter died during start-up";
+    case 'c': return "closing inherited descriptors";
+    case 's': return "signalfd";
+    case 'f': return "fork";
+    case 'x': return "execv";
+    case 'm': return "setting up descriptors and signals";
+    }
+    return "start-up";
+}
+
+static void report(int fd, int32_t what, int32_t value)
+{
+    struct start_report r = { what, value };
+    if (write(fd, &r, sizeof r) != sizeof r) {
+        /* The starter has gone: there is nobody left to tell. */
+    }
+}
+
+static void remove_files(const struct mgr *m)
+{
+    unlink(m->address);
+    rmdir(m->dir);
+}
+
+/* The signals a server takes as "the program is going away". */
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+}
+
+static int frame_timeout_ms(void)
+{
+    const char *e = getenv("MGR_FRAME_TIMEOUT_MS");
+    int ms = e != NULL && *e != '\0' ? atoi(e) : 0;
+    return ms > 0 ? ms : MGR_FRAME_TIMEOUT_MS_DEFAULT;
+}
+
+/* The server proper: set up, serve until told to stop, let go of
+ * everything.  signal_fd is a signalfd for the stop signals (blocked). */
+static void serve_on(int listen_fd, int signal_fd, pid_t starter, int frame_ms)
+{
     static struct server s; /* large; one per server process */
+    memset(&s, 0, sizeof s);
     s.listen_fd = listen_fd;
+    s.signal_fd = signal_fd;
+    s.starter = starter;
+    s.frame_timeout_ms = frame_ms;
     s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    s.signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
     for (int k = 0; k < MGR_MAX_CLIENTS; k++)
         s.clients[k].fd = -1;
-    if (s.signal_fd != -1 && getppid() == parent)
-        serve(&s);
+    serve(&s);
 
     /* Last replies (the shutdown's "ok") go out, then everything goes. */
     for (int k = 0; k < MGR_MAX_CLIENTS; k++)
@@ -612,15 +744,205 @@ static _Noreturn void run_server(int listen_fd, pid_t parent, const struct mgr *
         }
     for (uint32_t id = 1; id <= s.object_count; id++)
         free(s.objects[id].items);
+    if (s.spare_fd != -1)
+        close(s.spare_fd);
     close(listen_fd);
-    unlink(m->address);
-    rmdir(m->dir);
+}
+
+int mgr_serve(int listen_fd, pid_t starter)
+{
+    sigset_t stop, old;
+    stop_signals(&stop);
+    sigprocmask(SIG_BLOCK, &stop, &old);
+    struct sigaction ignore = { .sa_handler = SIG_IGN }, pipe_was;
+    sigaction(SIGPIPE, &ignore, &pipe_was);
+    int signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd == -1) {
+        int en = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        sigaction(SIGPIPE, &pipe_was, NULL);
+        return mgr_fail("signalfd: %s", strerror(en));
+    }
+    serve_on(listen_fd, signal_fd, starter, frame_timeout_ms());
+    close(signal_fd);
+    /* A stop signal that ended the loop was read from the signalfd; any
+     * other pending one is dropped with it before the mask comes back. */
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigaction(SIGPIPE, &pipe_was, NULL);
+    return 0;
+}
+
+/* The built-in server's process, from fork() to _exit(). */
+static _Noreturn void run_server(int listen_fd, int exit_wr, pid_t starter,
+                                 int frame_ms, const struct mgr *m)
+{
+    sigset_t stop;
+    stop_signals(&stop); /* already blocked by mgr_start, across the fork */
+    signal(SIGPIPE, SIG_IGN);
+    int32_t failed = 0;
+    int en = 0, signal_fd = -1;
+    /* If the program that started us dies, we get SIGTERM; if it died
+     * before this line, our parent is already someone else. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+        failed = 'p', en = errno;
+    else if (getppid() != starter)
+        failed = 'o';
+    /* Close every descriptor inherited from the program but stdin, stdout,
+     * stderr, the listening socket and the exit pipe: a client connection
+     * or a pipe end of the program's, held open here, would hide its
+     * hang-up. */
+    int keep[2] = { listen_fd < exit_wr ? listen_fd : exit_wr,
+                    listen_fd < exit_wr ? exit_wr : listen_fd };
+    if (!failed && close_all_but(keep, 2) == -1)
+        failed = 'c', en = errno;
+    if (!failed && (signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
+        failed = 's', en = errno;
+    if (failed) {
+        close(listen_fd);
+        remove_files(m);
+        report(exit_wr, failed, en);
+        _exit(1);
+    }
+    report(exit_wr, 'R', (int32_t)getpid());
+    serve_on(listen_fd, signal_fd, starter, frame_ms);
+    remove_files(m);
     _exit(0);
 }
 
-/* ============================================================ the owner */
+static int shutdown_timeout_ms(void)
+{
+    const char *e = getenv("MGR_SHUTDOWN_TIMEOUT_MS");
+    int ms = e != NULL && *e != '\0' ? atoi(e) : MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT;
+    return ms > 0 ? ms : MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT;
+}
 
-int mgr_start(struct mgr *m)
+/* Wait for signal `sig` in `set` (blocked) until `ms` have passed: true if
+ * it came. */
+static bool wait_signal(const sigset_t *set, int ms)
+{
+    long long until = now_ms() + ms;
+    for (;;) {
+        long long left = until - now_ms();
+        if (left <= 0)
+            return false;
+        struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
+        if (sigtimedwait(set, NULL, &ts) != -1)
+            return true;
+        if (errno != EINTR)
+            return false;
+    }
+}
+
+/* The keeper of a server program: it runs the program in a child of its
+ * own, waits for it, and removes the socket and the directory after it,
+ * however it ended.  If the starter dies, it stops the program. */
+static _Noreturn void run_keeper(const char *path, int listen_fd, int exit_wr, pid_t starter,
+                                 const struct mgr *m)
+{
+    sigset_t wake;
+    stop_signals(&wake);
+    sigaddset(&wake, SIGCHLD);
+    signal(SIGCHLD, SIG_DFL); /* not SIG_IGN: we want to reap the program */
+    sigprocmask(SIG_BLOCK, &wake, NULL);
+    int32_t failed = 0;
+    int en = 0;
+    int ran[2] = { -1, -1 }; /* close-on-exec: end of file once execv worked */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+        failed = 'p', en = errno;
+    else if (getppid() != starter)
+        failed = 'o';
+    int keep[2] = { listen_fd < exit_wr ? listen_fd : exit_wr,
+                    listen_fd < exit_wr ? exit_wr : listen_fd };
+    if (!failed && close_all_but(keep, 2) == -1)
+        failed = 'c', en = errno;
+    if (!failed && pipe2(ran, O_CLOEXEC) == -1)
+        failed = 'f', en = errno;
+    pid_t keeper = getpid(), program = -1;
+    if (!failed && (program = fork()) == -1)
+        failed = 'f', en = errno;
+    if (program == 0) {
+        /* The program: fd 3 the listening socket, nothing else open but
+         * 0, 1, 2 and `ran` (closed by execv), default signals. */
+        char pid_text[24];
+        snprintf(pid_text, sizeof pid_text, "%ld", (long)starter);
+        char *argv[] = { (char *)path, (char *)m->address, pid_text, NULL };
+        int32_t step = 'm';
+        /* Every descriptor here is close-on-exec; fd 3 may be any of them,
+         * so keep the report's end out of the way before taking fd 3. */
+        int report_fd = fcntl(ran[1], F_DUPFD_CLOEXEC, 10);
+        if (report_fd == -1)
+            report_fd = ran[1];
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1) {
+            step = 'p';
+        } else if (getppid() == keeper &&
+                   /* dup2 clears close-on-exec on fd 3; so must fcntl if
+                    * the socket is fd 3 already */
+                   (listen_fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(listen_fd, 3)) != -1) {
+            signal(SIGPIPE, SIG_DFL);
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGINT, SIG_DFL);
+            signal(SIGHUP, SIG_DFL);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            execv(path, argv);
+            step = 'x';
+        }
+        report(report_fd, step, errno);
+        _exit(127);
+    }
+    if (!failed) {
+        close(ran[1]);
+        close(listen_fd);
+        struct start_report r;
+        ssize_t got;
+        while ((got = read(ran[0], &r, sizeof r)) == -1 && errno == EINTR)
+            ;
+        close(ran[0]);
+        if (got == (ssize_t)sizeof r)
+            failed = r.what, en = r.value;
+    }
+    if (failed) {
+        if (program > 0)
+            while (waitpid(program, NULL, 0) == -1 && errno == EINTR)
+                ;
+        remove_files(m);
+        report(exit_wr, failed, en);
+        _exit(1);
+    }
+    report(exit_wr, 'R', (int32_t)program);
+
+    int status = 0;
+    for (;;) {
+        int sig = sigwaitinfo(&wake, NULL);
+        if (sig == SIGCHLD) {
+            pid_t w = waitpid(program, &status, WNOHANG);
+            if (w == program || (w == -1 && errno == ECHILD))
+                break;
+        } else if (sig != -1) {
+            /* The starter died, or the program is being stopped: ask the
+             * program to go, then make it. */
+            kill(program, SIGTERM);
+            sigset_t child;
+            sigemptyset(&child);
+            sigaddset(&child, SIGCHLD);
+            int ms = shutdown_timeout_ms();
+            while (waitpid(program, &status, WNOHANG) == 0)
+                if (!wait_signal(&child, ms)) {
+                    kill(program, SIGKILL);
+                    waitpid(program, &status, 0);
+                    break;
+                }
+            break;
+        }
+    }
+    remove_files(m);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+/* The directory, the listening socket and the exit pipe.  Returns the
+ * listening socket, or -1 (mgr_error() says why; nothing left behind). */
+static int make_socket(struct mgr *m, int exit_pipe[2])
 {
     const char *tmp = getenv("TMPDIR");
     if (tmp == NULL || *tmp == '\0')
@@ -639,52 +961,190 @@ int mgr_start(struct mgr *m)
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", m->address);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1 || bind(fd, (struct sockaddr *)&addr, sizeof addr) == -1 ||
-        listen(fd, MGR_MAX_CLIENTS) == -1) {
+        listen(fd, MGR_MAX_CLIENTS) == -1 || pipe2(exit_pipe, O_CLOEXEC) == -1) {
         int en = errno;
         if (fd != -1)
             close(fd);
-        unlink(m->address);
-        rmdir(m->dir);
+        remove_files(m);
         return mgr_fail("socket %s: %s", m->address, strerror(en));
     }
+    return fd;
+}
+
+/* Fork the server side (the built-in server, or the keeper of `path`), and
+ * wait for its report. */
+static int start(struct mgr *m, const char *path)
+{
+    int exit_pipe[2];
+    int fd = make_socket(m, exit_pipe);
+    if (fd == -1)
+        return -1;
+    int frame_ms = frame_timeout_ms();
 
     /* Listening before the fork: when mgr_start returns, a connect() is
-     * queued by the kernel even if the server has not reached poll() yet. */
-    /* The server blocks SIGTERM, SIGINT and SIGHUP to take them in its
+     * queued by the kernel even if the server has not reached poll() yet.
+     * The server blocks SIGTERM, SIGINT and SIGHUP to take them in its
      * loop; block them across fork() too, so that a Ctrl-C in between
      * cannot kill it before it has, leaving the socket behind. */
     sigset_t stop, old;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGHUP);
+    stop_signals(&stop);
     sigprocmask(SIG_BLOCK, &stop, &old);
-    pid_t parent = getpid();
+    pid_t starter = getpid();
     fflush(stdout);
-    m->pid = fork();
-    if (m->pid != 0)
-        sigprocmask(SIG_SETMASK, &old, NULL);
-    if (m->pid == -1) {
-        int en = errno;
-        close(fd);
-        unlink(m->address);
-        rmdir(m->dir);
+    pid_t child = fork();
+    if (child == 0) {
+        close(exit_pipe[0]);
+        if (path == NULL)
+            run_server(fd, exit_pipe[1], starter, frame_ms, m);
+        run_keeper(path, fd, exit_pipe[1], starter, m);
+    }
+    int en = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(fd);
+    close(exit_pipe[1]);
+    if (child == -1) {
+        close(exit_pipe[0]);
+        remove_files(m);
         return mgr_fail("fork: %s", strerror(en));
     }
-    if (m->pid == 0)
-        run_server(fd, parent, m);
+
+    struct start_report r = { 0, 0 };
+    ssize_t got;
+    while ((got = read(exit_pipe[0], &r, sizeof r)) == -1 && errno == EINTR)
+        ;
+    if (got == (ssize_t)sizeof r && r.what == 'R') {
+        m->pid = (pid_t)r.value;
+        m->child = child;
+        m->owner = starter;
+        m->exit_fd = exit_pipe[0];
+        return 0;
+    }
+    close(exit_pipe[0]);
+    while (waitpid(child, NULL, 0) == -1 && errno == EINTR)
+        ;
+    remove_files(m);
+    if (got != (ssize_t)sizeof r)
+        return mgr_fail("the manager died while starting");
+    if (path != NULL && (r.what == 'x' || r.what == 'm'))
+        return mgr_fail("cannot run %s: %s", path, strerror(r.value));
+    return mgr_fail("starting the manager: %s%s%s", step_name(r.what), r.value ? ": " : "",
+                    r.value ? strerror(r.value) : "");
+}
+
+int mgr_start(struct mgr *m)
+{
+    const char *program = getenv("MGR_SERVER");
+    return start(m, program != NULL && *program != '\0' ? program : NULL);
+}
+
+int mgr_start_program(struct mgr *m, const char *path)
+{
+    return start(m, path);
+}
+
+/* ============================================================ the end */
+
+/* Wait until fd is readable or `until` (now_ms()) has come: true if it is. */
+static bool readable_by(int fd, long long until)
+{
+    for (;;) {
+        long long left = until - now_ms();
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int n = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (n == 1)
+            return true;
+        if (n == 0 || errno != EINTR)
+            return false;
+    }
+}
+
+/* Send SHUTDOWN and wait for its reply until `until`.  Returns 0 on "ok",
+ * or -1 (mgr_error()). */
+static int ask_to_stop(const struct mgr *m, long long until)
+{
+    int fd = proxy_connect(m->address, m->owner);
+    if (fd == -1)
+        return -1;
+    uint8_t frame[512];
+    struct mgr_request req = { .op = MGR_OP_SHUTDOWN };
+    size_t n = mgr_encode_request(&req, frame, sizeof frame);
+    size_t have = 0, want = 4;
+    int rc = mgr_write_all(fd, frame, n);
+    while (rc == 0 && have < want) {
+        if (!readable_by(fd, until)) {
+            rc = mgr_fail("the manager did not answer the shutdown in time");
+            break;
+        }
+        ssize_t r = read(fd, frame + have, want - have);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = mgr_fail("the manager closed the connection without answering");
+            break;
+        }
+        have += (size_t)r;
+        if (have == 4) {
+            uint32_t len = (uint32_t)frame[0] << 24 | (uint32_t)frame[1] << 16 |
+                           (uint32_t)frame[2] << 8 | frame[3];
+            if (len == 0 || len > sizeof frame - 4) {
+                rc = mgr_fail("bad reply to the shutdown");
+                break;
+            }
+            want = 4 + len;
+        }
+    }
     close(fd);
+    if (rc == -1)
+        return -1;
+    static struct mgr_reply reply;
+    char why[128];
+    if (mgr_decode_reply(frame + 4, want - 4, &reply, why, sizeof why) == -1)
+        return mgr_fail("bad reply to the shutdown: %s", why);
+    if (!reply.ok)
+        return mgr_fail("the manager refused to stop: %s: %s", mgr_errname(reply.errcode),
+                        reply.message);
     return 0;
 }
 
 int mgr_shutdown(struct mgr *m)
 {
-    int rc = proxy_shutdown_server(m->address);
-    if (rc == -1)
-        kill(m->pid, SIGTERM); /* it did not answer: make sure it goes */
+    int ms = shutdown_timeout_ms();
+    long long until = now_ms() + ms;
+    int rc = ask_to_stop(m, until);
+    char why[256];
+    snprintf(why, sizeof why, "%s", rc == -1 ? mgr_error() : "");
+    /* The exit pipe reads end of file once the server side has exited. */
+    char byte;
+    bool gone = false;
+    while (!gone && readable_by(m->exit_fd, until)) {
+        ssize_t r = read(m->exit_fd, &byte, 1);
+        gone = r == 0 || (r == -1 && errno != EINTR);
+    }
+    if (!gone) {
+        /* Stopped, hung, or it ignored us: SIGKILL works on all of them. */
+        kill(m->pid, SIGKILL);
+        if (m->child != m->pid && !readable_by(m->exit_fd, now_ms() + ms))
+            kill(m->child, SIGKILL); /* the keeper itself is stuck */
+        char before[sizeof why];
+        snprintf(before, sizeof before, "%s", rc == -1 ? why : "");
+        if (snprintf(why, sizeof why, "%.180s%sthe manager did not stop within %d ms: killed it",
+                     before, before[0] ? "; " : "", ms) < 0)
+            why[0] = '\0';
+        rc = -1;
+    }
     int status;
-    while (waitpid(m->pid, &status, 0) == -1)
-        if (errno != EINTR)
-            return mgr_fail("waitpid on the manager: %s", strerror(errno));
-    return rc;
+    int en = 0;
+    while (waitpid(m->child, &status, 0) == -1)
+        if (errno != EINTR) {
+            en = errno;
+            break;
+        }
+    close(m->exit_fd);
+    m->exit_fd = -1;
+    remove_files(m); /* a killed server could not */
+    if (en != 0)
+        return mgr_fail("waitpid on the manager: %s", strerror(en));
+    if (rc == -1)
+        return mgr_fail("%s", why);
+    return 0;
 }

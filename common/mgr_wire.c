@@ -122,7 +122,7 @@ const char *mgr_errname(int code)
         [MGR_E_BAD_REQUEST] = "BadRequest", [MGR_E_NO_OBJECT] = "NoSuchObject",
         [MGR_E_TYPE] = "TypeError",         [MGR_E_KEY] = "KeyError",
         [MGR_E_INDEX] = "IndexError",       [MGR_E_EMPTY] = "Empty",
-        [MGR_E_FULL] = "Full",
+        [MGR_E_FULL] = "Full",              [MGR_E_PERMISSION] = "PermissionError",
     };
     if (code > 0 && (size_t)code < sizeof names / sizeof names[0])
         return names[code];
@@ -478,7 +478,10 @@ int mgr_write_all(int fd, const void *buf, size_t n)
         if (w == -1) {
             if (errno == EINTR)
                 continue;
-            return mgr_fail("send: %s", strerror(errno));
+            int en = errno;
+            mgr_fail("send: %s", strerror(en));
+            errno = en; /* for a caller that tells EPIPE from the others */
+            return -1;
         }
         p += w;
         n -= (size_t)w;

@@ -38,7 +38,9 @@
  *                                                      (-1: wait for ever)
  *     ITEMS        - (every element of a list, array or dict, in order;
  *                    a dict's sorted by key)
- *     PING, SHUTDOWN  - (object id 0)
+ *     PING, SHUTDOWN  - (object id 0).  SHUTDOWN is obeyed only from the
+ *                  process that started the server (the SO_PEERCRED pid of
+ *                  the connection); anyone else gets PermissionError.
  */
 #ifndef MGR_WIRE_H
 #define MGR_WIRE_H
@@ -107,6 +109,7 @@ enum mgr_errcode {
     MGR_E_INDEX,           /* IndexError: index out of range */
     MGR_E_EMPTY,           /* queue.Empty: get timed out */
     MGR_E_FULL,            /* a limit (items, objects) was reached */
+    MGR_E_PERMISSION,      /* PermissionError: SHUTDOWN from another process */
 };
 
 /* The name of an error code: "KeyError", "Empty", ...  Never NULL. */
@@ -169,7 +172,7 @@ int mgr_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ------------------------------------------------------- whole frames */
 
 /* Write all n bytes to fd, through partial writes and EINTR, without
- * SIGPIPE.  Returns 0, or -1 (mgr_error() says why). */
+ * SIGPIPE.  Returns 0, or -1 (mgr_error() says why; errno is send(2)'s). */
 int mgr_write_all(int fd, const void *buf, size_t n);
 
 /* Read one whole frame, the length included, from a blocking fd into

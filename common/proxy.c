@@ -2,6 +2,7 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,22 +35,8 @@ static void forget_parents_connection(void)
     proxy_disconnect();
 }
 
-/* The connection to address for this process, made if need be. */
-static int connection(const char *address)
+int proxy_connect(const char *address, pid_t server_pid)
 {
-    if (conn.fd != -1 && conn.pid == getpid() && strcmp(conn.address, address) == 0)
-        return conn.fd;
-    /* Another process's socket (we are a fork()ed child), or another
-     * server's: closing our copy does not touch the original. */
-    proxy_disconnect();
-    static bool registered;
-    if (!registered) {
-        int s = pthread_atfork(NULL, NULL, forget_parents_connection);
-        if (s != 0)
-            return mgr_fail("pthread_atfork: %s", strerror(s));
-        registered = true;
-    }
-
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", address);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -60,37 +47,105 @@ static int connection(const char *address)
         close(fd);
         return mgr_fail("connect to the manager at %s: %s", address, strerror(en));
     }
+    /* Who listens there?  The kernel recorded it when the socket was made
+     * to listen; nobody can fake it. */
+    struct ucred peer;
+    socklen_t len = sizeof peer;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == -1) {
+        int en = errno;
+        close(fd);
+        return mgr_fail("SO_PEERCRED of the manager at %s: %s", address, strerror(en));
+    }
+    if (peer.uid != geteuid()) {
+        close(fd);
+        return mgr_fail("the server at %s belongs to uid %u, not to you: refusing", address,
+                        (unsigned)peer.uid);
+    }
+    if (server_pid > 0 && peer.pid != server_pid) {
+        close(fd);
+        return mgr_fail("the server at %s is process %ld, not the manager (process %ld): "
+                        "refusing", address, (long)peer.pid, (long)server_pid);
+    }
+    return fd;
+}
+
+/* The connection to address for this process, made if need be.  *fresh
+ * says whether it was made just now. */
+static int connection(const char *address, pid_t server_pid, bool *fresh)
+{
+    *fresh = false;
+    if (conn.fd != -1 && conn.pid == getpid() && strcmp(conn.address, address) == 0) {
+        /* Between requests nothing may arrive: anything readable is the
+         * server's end of file (it closed the idle connection) or junk. */
+        struct pollfd p = { .fd = conn.fd, .events = POLLIN | POLLRDHUP };
+        if (poll(&p, 1, 0) == 0)
+            return conn.fd;
+    }
+    /* Another process's socket (we are a fork()ed child), another
+     * server's, or one the server closed: closing our copy does not touch
+     * the original. */
+    proxy_disconnect();
+    static bool registered;
+    if (!registered) {
+        int s = pthread_atfork(NULL, NULL, forget_parents_connection);
+        if (s != 0)
+            return mgr_fail("pthread_atfork: %s", strerror(s));
+        registered = true;
+    }
+    int fd = proxy_connect(address, server_pid);
+    if (fd == -1)
+        return -1;
     conn.pid = getpid();
     conn.fd = fd;
     snprintf(conn.address, sizeof conn.address, "%s", address);
+    *fresh = true;
     return fd;
+}
+
+/* Send the request and wait for the first byte of its reply.  Returns 0,
+ * 1 if the server closed the connection without reading the request (safe
+ * to send again), or -1 (mgr_error()). */
+static int send_request(int fd, const uint8_t *frame, size_t n)
+{
+    if (mgr_write_all(fd, frame, n) == -1)
+        return errno == EPIPE || errno == ECONNRESET ? 1 : -1;
+    uint8_t first;
+    ssize_t r;
+    while ((r = recv(fd, &first, 1, MSG_PEEK)) == -1 && errno == EINTR)
+        ;
+    if (r == -1 && errno == ECONNRESET)
+        return 1; /* closed with our request unread */
+    return 0;     /* a reply, or end of file: mgr_read_frame() tells */
 }
 
 /* One request, one reply.  On an error reply, mgr_error() is
  * "KeyError: 'x'" and the like.  A broken connection is closed, so the next
  * call tries afresh. */
-static int call(const char *address, const struct mgr_request *req, struct mgr_reply *reply)
+static int call(const char *address, pid_t server_pid, const struct mgr_request *req,
+                struct mgr_reply *reply)
 {
     static uint8_t frame[4 + MGR_FRAME_MAX];
     size_t n = mgr_encode_request(req, frame, sizeof frame);
     if (n == 0)
         return mgr_fail("request too large for one frame");
-    int fd = connection(address);
-    if (fd == -1)
-        return -1;
-    long got;
-    if (mgr_write_all(fd, frame, n) == -1) {
-        /* A server that refused us ("too many connections") has sent why
-         * and closed: read that before saying "Broken pipe". */
-        char why[256];
-        snprintf(why, sizeof why, "%s", mgr_error());
-        got = mgr_read_frame(fd, frame, sizeof frame);
-        if (got == -1 || mgr_decode_reply(frame + 4, (size_t)got, reply, why, 0) == -1 ||
-            reply->ok) {
-            proxy_disconnect();
-            return mgr_fail("%s", why);
+    long got = -1;
+    for (int attempt = 0;; attempt++) {
+        bool fresh;
+        int fd = connection(address, server_pid, &fresh);
+        if (fd == -1)
+            return -1;
+        int sent = send_request(fd, frame, n);
+        if (sent == 1 && !fresh && attempt == 0) {
+            proxy_disconnect(); /* closed while idle: once more, anew */
+            continue;
         }
-    } else if ((got = mgr_read_frame(fd, frame, sizeof frame)) == -1) {
+        /* Even when the send failed, a server that refused us ("too many
+         * connections") has sent why before closing: read that. */
+        if (sent != -1 && (got = mgr_read_frame(fd, frame, sizeof frame)) == -1 && sent == 1)
+            mgr_fail("the manager closed the connection");
+        break;
+    }
+    if (got == -1) {
         proxy_disconnect();
         return -1;
     }
@@ -112,7 +167,7 @@ static int call_value(const struct proxy *p, struct mgr_request *req, struct mgr
 {
     static struct mgr_reply reply;
     req->id = p->id;
-    if (call(p->address, req, &reply) == -1)
+    if (call(p->address, p->server_pid, req, &reply) == -1)
         return -1;
     if (reply.count != 1)
         return mgr_fail("the manager sent %u values for one", (unsigned)reply.count);
@@ -125,13 +180,14 @@ static int call_done(const struct proxy *p, struct mgr_request *req)
 {
     static struct mgr_reply reply;
     req->id = p->id;
-    return call(p->address, req, &reply);
+    return call(p->address, p->server_pid, req, &reply);
 }
 
 static int create(const struct mgr *m, struct mgr_request *req, struct proxy *p)
 {
     struct proxy server = { .id = 0 };
     snprintf(server.address, sizeof server.address, "%s", m->address);
+    server.server_pid = m->owner;
     struct mgr_value id;
     req->op = MGR_OP_CREATE;
     if (call_value(&server, req, &id) == -1)
@@ -258,19 +314,11 @@ int proxy_items(const struct proxy *p, struct mgr_item *items, size_t *n)
 {
     static struct mgr_reply reply;
     new_request(MGR_OP_ITEMS)->id = p->id;
-    if (call(p->address, &req, &reply) == -1)
+    if (call(p->address, p->server_pid, &req, &reply) == -1)
         return -1;
     memcpy(items, reply.items, reply.count * sizeof items[0]);
     *n = reply.count;
     return 0;
-}
-
-int proxy_shutdown_server(const char *address)
-{
-    static struct mgr_reply reply;
-    int rc = call(address, new_request(MGR_OP_SHUTDOWN), &reply);
-    proxy_disconnect();
-    return rc;
 }
 
 void proxy_must(int rc)

@@ -1,7 +1,7 @@
 /* proxy.h - the client side of the manager: proxies to its objects.
  *
- * A proxy is plain data: the server's socket address, the object's id and
- * its kind.  It holds no memory of the object and no open socket, so a
+ * A proxy is plain data: the server's socket address, the pid the server's
+ * socket must show, the object's id and its kind.  It holds no memory of the object and no open socket, so a
  * child made by fork() can use the proxies its parent made, just like the
  * proxies a Python Process receives.
  *
@@ -10,6 +10,22 @@
  * and a child that inherited its parent's socket opens its own instead -
  * two processes writing frames into one socket would mix them up.  (Use
  * proxies from one thread per process.)
+ *
+ * Each new connection checks who answers, before a byte is sent: the
+ * socket's SO_PEERCRED must show our own uid and the pid of the process
+ * that made the manager's socket (struct mgr's `owner`).  The server's
+ * directory is removed when it stops, so once it is gone anyone can make
+ * the same path again and listen there; a proxy used after that refuses
+ * with "the server at PATH belongs to uid N, not to you: refusing" (or
+ * "... is process N, not the manager (process M): refusing"), and the
+ * impostor receives nothing.
+ *
+ * A connection the server closed while it was idle (to make room for
+ * another client: manager.h) is made again, and the request sent on the new
+ * one, once - only when the server cannot have read the request: the
+ * connection was closed before we sent it (EPIPE, or end of file seen
+ * first), or it was closed with the request unread (ECONNRESET before any
+ * byte of a reply).  A request the server may have read is never sent twice.
  *
  * Every function returns 0, or -1 with the reason in mgr_error(): a
  * Python-style error from the server ("KeyError: 'nokey'") or a failure to
@@ -21,12 +37,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "manager.h"
 #include "mgr_wire.h"
 
 struct proxy {
     char address[sizeof(((struct mgr *)0)->address)];
+    pid_t server_pid; /* what SO_PEERCRED must show (0: check the uid only) */
     uint32_t id;
     enum mgr_kind kind;
 };
@@ -62,8 +80,11 @@ int proxy_queue_get(const struct proxy *p, int timeout_ms, struct mgr_value *out
  * copy: changing it changes nothing on the server. */
 int proxy_items(const struct proxy *p, struct mgr_item *items, size_t *n);
 
-/* Ask the server at address to stop (mgr_shutdown() uses it). */
-int proxy_shutdown_server(const char *address);
+/* A new connection of its own to the server at address (not this
+ * process's shared one), checked as above: uid ours, and the pid
+ * server_pid unless that is 0.  Returns the socket (close-on-exec,
+ * blocking), or -1 (mgr_error() says why).  mgr_shutdown() uses it. */
+int proxy_connect(const char *address, pid_t server_pid);
 
 /* Close this process's connection, if it has one. */
 void proxy_disconnect(void);

@@ -1,27 +1,48 @@
 /* manager_probe.c - send a manager server what no proxy ever would.
  *
- * usage: manager_probe
+ * usage: manager_probe [--server PROGRAM | --self-server] [--cases NAME,NAME...]
+ *                      [--brief]
+ *        manager_probe --list
  *
- * Starts a manager, stores {'bar': 2, 'foo': 1} in a dict and 7 in a
- * value, then tries one bad thing after another on connections of its own:
- * garbage, a request cut short, an oversized length, an unknown object, a
- * wrong operation, a missing key, a client that hangs up or is killed in the
- * middle of a request, a client killed while its get is parked, and a
- * process of another user.  After each it prints what the server answered
- * and checks, through an ordinary proxy, that the stored data is intact and
- * the server still answers.  tests/06_manager_dict.sh compares the lines.
- * Exit status 0 when every check held.
+ * Starts a manager (the built-in server, or PROGRAM run under the contract
+ * of mgr_start_program() in manager.h), stores {'bar': 2, 'foo': 1} in a
+ * dict, then runs the cases one after the other, each on connections of
+ * its own: garbage, a request cut short, an oversized length, an unknown
+ * object, a missing key, clients that hang up or are killed in the middle
+ * of a request, another user, and so on (--list names them all, with what
+ * each needs of the server).  After each it prints what the server
+ * answered and checks, through an ordinary proxy, that the stored data is
+ * intact and the server still answers.
+ *
+ *   --server PROGRAM  probe that program instead of the built-in server
+ *   --self-server     probe the built-in server run as a server program
+ *                     (this binary, through mgr_serve(): the path of
+ *                     mgr_start_program() and its keeper)
+ *   --cases A,B       run only the cases named (in the order of --list);
+ *                     a case needing a queue or a list is for a server
+ *                     that has them: leave it out for one that has not
+ *   --brief           one line a case, "NAME: passed", "NAME: FAILED: ..."
+ *                     or "NAME: skipped: ...", whatever the server's wording
+ *   --list            print "NAME<TAB>NEEDS<TAB>WHAT" for every case, exit
+ *
+ * The full lines (without --brief) are stable for one server:
+ * tests/06_manager_dict.sh compares them with the built-in server's.
+ * Exit status 0 when every case run passed, 1 if one failed.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -29,21 +50,91 @@
 #include "proxy.h"
 #include "say.h"
 
-static struct mgr manager;
-static struct proxy dict, value, queue;
-static int broken; /* checks that failed */
+#define USAGE "manager_probe [--server PROGRAM | --self-server] [--cases NAME,...] [--brief] | --list"
+#define WAIT_MS 1000     /* for one answer */
+#define CASE_SECONDS 2   /* for one whole case: a server that hangs fails */
 
-/* A raw connection of our own, outside the proxy machinery. */
-static int raw_connect(void)
+static bool self_server; /* --self-server: this binary is the server program */
+static struct mgr manager;
+static struct proxy dict, queue;
+static const char *server_program; /* NULL: the built-in server */
+static bool brief;
+static char failure[512];          /* why the current case failed, or "" */
+static char skipped[256];          /* why it was not run, or "" */
+
+/* ---------------------------------------------------------- verdicts */
+
+static void fail_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail_case(const char *fmt, ...)
+{
+    if (failure[0] != '\0')
+        return; /* the first reason is the one to show */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(failure, sizeof failure, fmt, ap);
+    va_end(ap);
+}
+
+/* A case's full line: printed unless --brief. */
+static void show(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void show(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (!brief)
+        put_line("%s", line);
+}
+
+static void skip_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void skip_case(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(skipped, sizeof skipped, fmt, ap);
+    va_end(ap);
+}
+
+static long long now_ms(void) __attribute__((unused));
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Start a manager the way this run probes: the built-in server (or
+ * $MGR_SERVER's), PROGRAM, or this binary as a server program. */
+static int start_manager(struct mgr *m)
+{
+    if (!self_server)
+        return server_program != NULL ? mgr_start_program(m, server_program) : mgr_start(m);
+    setenv("MGR_PROBE_SERVE", "1", 1);
+    int rc = mgr_start_program(m, "/proc/self/exe");
+    unsetenv("MGR_PROBE_SERVE");
+    return rc;
+}
+
+/* ---------------------------------------------------------- raw clients */
+
+/* A raw connection of our own to address, outside the proxy machinery. */
+static int raw_connect_to(const char *address)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", manager.address);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", address);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         err_exit("socket");
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1)
-        err_exit("connect");
+        err_exit("connect to %s", address);
     return fd;
+}
+
+static int raw_connect(void)
+{
+    return raw_connect_to(manager.address);
 }
 
 static void raw_send(int fd, const void *bytes, size_t n)
@@ -52,14 +143,14 @@ static void raw_send(int fd, const void *bytes, size_t n)
         fatal("%s", mgr_error());
 }
 
-/* Read exactly n bytes, waiting at most 5 s for each piece: 0, or -1 on
- * end of file, error or time-out.  Unlike mgr_read_frame(), never reads
+/* Read exactly n bytes, waiting at most WAIT_MS for each piece: 0, or -1
+ * on end of file, error or time-out.  Unlike mgr_read_frame(), never reads
  * past what it was asked for, so pipelined replies come one at a time. */
 static int read_exactly(int fd, uint8_t *buf, size_t n)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
     while (n > 0) {
-        if (poll(&p, 1, 5000) != 1)
+        if (poll(&p, 1, WAIT_MS) != 1)
             return -1;
         ssize_t r = read(fd, buf, n);
         if (r <= 0)
@@ -82,13 +173,25 @@ static long read_one_frame(int fd, uint8_t *frame)
     return (long)n;
 }
 
-/* What came back on fd within 5 s: "Name: message", "ok", or "no reply,
- * connection closed"; then whether the connection was closed after it. */
-static void describe_reply(int fd, char *text, size_t size, bool check_open)
+/* What came back on a raw connection. */
+struct answer {
+    char text[400]; /* "Name: message", "ok", "received 5", "no reply, ..." */
+    bool replied;   /* a reply frame came */
+    bool ok;        /* ... and it was ok */
+    int errcode;    /* ... or this error */
+    bool timed_out; /* nothing at all within WAIT_MS */
+    bool closed;    /* the connection was closed after it (if checked) */
+};
+
+/* What came back on fd within WAIT_MS; then, if check_open, whether the
+ * connection was closed after it. */
+static void describe_reply(int fd, struct answer *a, bool check_open)
 {
+    *a = (struct answer){ .replied = false };
     struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll(&p, 1, 5000) != 1) {
-        snprintf(text, size, "no answer within 5 s");
+    if (poll(&p, 1, WAIT_MS) != 1) {
+        snprintf(a->text, sizeof a->text, "no answer within %d ms", WAIT_MS);
+        a->timed_out = true;
         return;
     }
     static uint8_t frame[4 + MGR_FRAME_MAX];
@@ -96,32 +199,35 @@ static void describe_reply(int fd, char *text, size_t size, bool check_open)
     char why[128];
     long n = read_one_frame(fd, frame);
     if (n == -1) {
-        snprintf(text, size, "no reply, connection closed");
+        snprintf(a->text, sizeof a->text, "no reply, connection closed");
+        a->closed = true;
         return;
     }
-    if (mgr_decode_reply(frame + 4, (size_t)n, &reply, why, sizeof why) == -1)
-        snprintf(text, size, "undecodable reply: %s", why);
-    else if (reply.ok && reply.count == 1)
-        snprintf(text, size, "received %s",
-                 mgr_format_value(&reply.items[0].value, why, sizeof why));
-    else if (reply.ok)
-        snprintf(text, size, "ok");
-    else
-        snprintf(text, size, "%s: %s", mgr_errname(reply.errcode), reply.message);
+    if (mgr_decode_reply(frame + 4, (size_t)n, &reply, why, sizeof why) == -1) {
+        snprintf(a->text, sizeof a->text, "undecodable reply: %s", why);
+    } else {
+        a->replied = true;
+        a->ok = reply.ok;
+        a->errcode = reply.ok ? 0 : reply.errcode;
+        if (reply.ok && reply.count == 1)
+            snprintf(a->text, sizeof a->text, "received %s",
+                     mgr_format_value(&reply.items[0].value, why, sizeof why));
+        else if (reply.ok)
+            snprintf(a->text, sizeof a->text, "ok");
+        else
+            snprintf(a->text, sizeof a->text, "%s: %s", mgr_errname(reply.errcode),
+                     reply.message);
+    }
     if (!check_open)
         return;
     /* Still open after the reply?  A ping on it is answered; a closed one
      * gives end of file (or EPIPE). */
     struct mgr_request ping = { .op = MGR_OP_PING };
     size_t len = mgr_encode_request(&ping, frame, sizeof frame);
-    if (mgr_write_all(fd, frame, len) == -1 || read_one_frame(fd, frame) == -1)
-        strncat(text, "; connection closed", size - strlen(text) - 1);
-}
-
-/* A single request's answer, and whether the connection stayed open. */
-static void describe_answer(int fd, char *text, size_t size)
-{
-    describe_reply(fd, text, size, true);
+    if (mgr_write_all(fd, frame, len) == -1 || read_one_frame(fd, frame) == -1) {
+        strncat(a->text, "; connection closed", sizeof a->text - strlen(a->text) - 1);
+        a->closed = true;
+    }
 }
 
 /* The stored data is still there and the server answers: the line ends
@@ -130,39 +236,119 @@ static void check_intact(const char *what, const char *answer)
 {
     struct mgr_item items[MGR_MAX_ITEMS];
     size_t n;
-    struct mgr_value v;
     char text[256];
-    if (proxy_items(&dict, items, &n) == -1 || proxy_value_get(&value, &v) == -1) {
-        put_line("%s: %s; SERVER LOST: %s", what, answer, mgr_error());
-        broken++;
+    if (proxy_items(&dict, items, &n) == -1) {
+        show("%s: %s; SERVER LOST: %s", what, answer, mgr_error());
+        fail_case("%s; then the server was lost: %s", answer, mgr_error());
         return;
     }
     mgr_format_dict(items, n, text, sizeof text);
-    if (strcmp(text, "{'bar': 2, 'foo': 1}") != 0 || v.type != MGR_INT || v.as.i != 7) {
-        put_line("%s: %s; DATA CHANGED: %s", what, answer, text);
-        broken++;
+    if (strcmp(text, "{'bar': 2, 'foo': 1}") != 0) {
+        show("%s: %s; DATA CHANGED: %s", what, answer, text);
+        fail_case("%s; then the dict was %s, not {'bar': 2, 'foo': 1}", answer, text);
         return;
     }
-    put_line("%s: %s; data intact", what, answer);
+    show("%s: %s; data intact", what, answer);
+}
+
+/* What a case wants of the server's answer to bad bytes. */
+enum want {
+    WANT_ERROR,    /* an error reply (or the connection closed), not "ok" */
+    WANT_CLOSED,   /* the connection closed: the framing is lost */
+    WANT_KEYERROR, /* a KeyError reply */
+};
+
+static void judge(const struct answer *a, enum want want)
+{
+    if (a->timed_out)
+        fail_case("no answer within %d ms: does the server wait for bytes that never come?",
+                  WAIT_MS);
+    else if (want == WANT_CLOSED && !a->closed)
+        fail_case("%s: after a bad length nothing can be trusted; the connection must be "
+                  "closed", a->text);
+    else if (want == WANT_KEYERROR && !(a->replied && !a->ok && a->errcode == MGR_E_KEY))
+        fail_case("%s: a missing key must get a KeyError reply", a->text);
+    else if (a->replied && a->ok)
+        fail_case("%s: a request the server cannot decode must get an error", a->text);
 }
 
 /* Send bytes on a fresh connection, describe the answer, check the data. */
-static void probe(const char *what, const void *bytes, size_t n)
+static void probe(const char *what, const void *bytes, size_t n, enum want want)
 {
     int fd = raw_connect();
-    char answer[400];
+    struct answer a;
     raw_send(fd, bytes, n);
-    describe_answer(fd, answer, sizeof answer);
+    describe_reply(fd, &a, true);
     close(fd);
-    check_intact(what, answer);
+    judge(&a, want);
+    check_intact(what, a.text);
 }
 
 /* A well-formed frame for a request the server must refuse. */
-static void probe_request(const char *what, struct mgr_request *r)
+static void probe_request(const char *what, struct mgr_request *r, enum want want)
 {
     static uint8_t frame[4 + MGR_FRAME_MAX];
     size_t n = mgr_encode_request(r, frame, sizeof frame);
-    probe(what, frame, n);
+    probe(what, frame, n, want);
+}
+
+/* ---------------------------------------------------------- the cases */
+
+static void case_garbage(void)
+{
+    probe("garbage", "\0\0\0\x10" "hello, manager!\n", 20, WANT_ERROR);
+}
+
+static void case_short_header(void)
+{
+    probe("a header cut short", "\0\0\0\x03\x0b\0\0", 7, WANT_ERROR);
+}
+
+static void case_oversized_length(void)
+{
+    probe("an oversized length", "\xff\xff\xff\xff" "more", 8, WANT_CLOSED);
+}
+
+static void case_empty_frame(void)
+{
+    probe("an empty frame", "\0\0\0\0", 4, WANT_CLOSED);
+}
+
+static void case_long_string(void)
+{
+    probe("a string longer than it says", "\0\0\0\x08\x0b\0\0\0\x01\x09" "ab", 12, WANT_ERROR);
+}
+
+static void case_trailing_bytes(void)
+{
+    probe("bytes after the request", "\0\0\0\x07\x01\0\0\0\0" "!!", 11, WANT_ERROR);
+}
+
+static void case_unknown_object(void)
+{
+    struct mgr_request r = { .op = MGR_OP_DICT_GET, .id = 99 };
+    snprintf(r.key, sizeof r.key, "foo");
+    probe_request("an unknown object", &r, WANT_ERROR);
+}
+
+static void case_wrong_kind(void)
+{
+    struct mgr_request r = { .op = MGR_OP_DICT_GET, .id = queue.id };
+    snprintf(r.key, sizeof r.key, "foo");
+    probe_request("a dict operation on a queue", &r, WANT_ERROR);
+}
+
+static void case_missing_key(void)
+{
+    struct mgr_request r = { .op = MGR_OP_DICT_GET, .id = dict.id };
+    snprintf(r.key, sizeof r.key, "nokey");
+    probe_request("a missing key", &r, WANT_KEYERROR);
+}
+
+static void case_unknown_kind(void)
+{
+    struct mgr_request r = { .op = MGR_OP_CREATE, .kind = 9 };
+    probe_request("an unknown kind of object", &r, WANT_ERROR);
 }
 
 /* A child sends the first bytes of a frame, then dies: by hanging up, or
@@ -195,9 +381,19 @@ static void probe_dying_client(const char *what, bool killed)
     check_intact(what, killed ? "killed" : "hung up");
 }
 
+static void case_hangup_mid_request(void)
+{
+    probe_dying_client("a client that hangs up mid-request", false);
+}
+
+static void case_killed_mid_request(void)
+{
+    probe_dying_client("a client killed mid-request", true);
+}
+
 /* A child parks a get on the queue, and is killed there.  The next item put
  * must not go to the dead client: a get of ours receives it. */
-static void probe_killed_while_parked(void)
+static void case_killed_while_parked(void)
 {
     int sent[2];
     if (pipe(sent) == -1)
@@ -226,31 +422,38 @@ static void probe_killed_while_parked(void)
      * only now, the item must come to us, not go to the dead client. */
     struct mgr_value got;
     char answer[128];
-    if (proxy_queue_put(&queue, mgr_int(42)) == -1 || proxy_queue_get(&queue, 1000, &got) == -1)
+    if (proxy_queue_put(&queue, mgr_int(42)) == -1 || proxy_queue_get(&queue, 1000, &got) == -1) {
         snprintf(answer, sizeof answer, "item lost: %s", mgr_error());
-    else
+        fail_case("%s: was the item handed to the dead client?", answer);
+    } else {
         snprintf(answer, sizeof answer, "the next get received %lld", (long long)got.as.i);
+        if (got.type != MGR_INT || got.as.i != 42)
+            fail_case("%s, not the 42 just put", answer);
+    }
     check_intact("client killed while its get was parked", answer);
 }
 
 /* One connection parks a get; meanwhile the proxy is served; then a put
  * wakes the parked get with the item. */
-static void probe_parked_get_blocks_nobody(void)
+static void case_parked_get(void)
 {
     int fd = raw_connect();
     struct mgr_request r = { .op = MGR_OP_QUEUE_GET, .id = queue.id, .timeout_ms = -1 };
     static uint8_t frame[64];
     raw_send(fd, frame, mgr_encode_request(&r, frame, sizeof frame));
     struct mgr_value v;
-    char answer[400];
+    char answer[600];
     if (proxy_dict_get(&dict, "foo", &v) == -1) {
         snprintf(answer, sizeof answer, "others blocked: %s", mgr_error());
+        fail_case("%s", answer);
     } else {
         proxy_must(proxy_queue_put(&queue, mgr_int(5)));
-        char woke[128];
-        describe_answer(fd, woke, sizeof woke);
+        struct answer woke;
+        describe_reply(fd, &woke, true);
         snprintf(answer, sizeof answer, "dict answered while a get was parked; the get then got: %s",
-                 woke);
+                 woke.text);
+        if (strncmp(woke.text, "received 5", 10) != 0)
+            fail_case("the parked get, woken by a put of 5, got: %s", woke.text);
     }
     close(fd);
     check_intact("a parked get", answer);
@@ -258,7 +461,7 @@ static void probe_parked_get_blocks_nobody(void)
 
 /* A put on a full queue waits for room, as Python's Queue(maxsize).put()
  * does: it is answered when a get has taken an item, and its item is last. */
-static void probe_put_on_a_full_queue(void)
+static void case_full_queue_put(void)
 {
     for (int k = 0; k < MGR_MAX_ITEMS; k++)
         proxy_must(proxy_queue_put(&queue, mgr_int(k)));
@@ -267,21 +470,24 @@ static void probe_put_on_a_full_queue(void)
     static uint8_t frame[64];
     raw_send(fd, frame, mgr_encode_request(&r, frame, sizeof frame));
     struct mgr_value first, last = mgr_int(0);
-    char answer[400], woke[128];
+    char answer[600];
+    struct answer woke;
     proxy_must(proxy_queue_get(&queue, 0, &first));
-    describe_answer(fd, woke, sizeof woke);
+    describe_reply(fd, &woke, true);
     close(fd);
     for (int k = 1; k <= MGR_MAX_ITEMS; k++)
         proxy_must(proxy_queue_get(&queue, 0, &last));
     snprintf(answer, sizeof answer, "after a get took %lld, the put was answered: %s; "
-             "its item came last: %lld", (long long)first.as.i, woke, (long long)last.as.i);
+             "its item came last: %lld", (long long)first.as.i, woke.text, (long long)last.as.i);
+    if (!woke.ok || first.as.i != 0 || last.as.i != -1)
+        fail_case("%s", answer);
     check_intact("a put on a full queue", answer);
 }
 
 /* Two gets in one write: the first waits for ever, the second 50 ms.  One
  * item serves the first; the second must still end in Empty - its deadline
  * counts although it was parked while handling input, not after a poll. */
-static void probe_pipelined_gets(void)
+static void case_pipelined_gets(void)
 {
     int fd = raw_connect();
     struct mgr_request r = { .op = MGR_OP_QUEUE_GET, .id = queue.id, .timeout_ms = -1 };
@@ -291,18 +497,21 @@ static void probe_pipelined_gets(void)
     n += mgr_encode_request(&r, frames + n, sizeof frames - n);
     raw_send(fd, frames, n);
     proxy_must(proxy_queue_put(&queue, mgr_int(9)));
-    char first[128], second[128], answer[300];
-    describe_reply(fd, first, sizeof first, false);
-    describe_reply(fd, second, sizeof second, false);
+    struct answer first, second;
+    char answer[900];
+    describe_reply(fd, &first, false);
+    describe_reply(fd, &second, false);
     close(fd);
-    snprintf(answer, sizeof answer, "the first %s; the second: %s", first, second);
+    snprintf(answer, sizeof answer, "the first %s; the second: %s", first.text, second.text);
+    if (strcmp(first.text, "received 9") != 0 || second.errcode != MGR_E_EMPTY)
+        fail_case("%s (wanted 9, then Empty after 50 ms)", answer);
     check_intact("two gets in one write", answer);
 }
 
 /* A client sends 40 requests for a long list - more answer than a socket
  * buffer holds - and shuts its side down (SHUT_WR): it will send no more,
  * but it still reads.  It gets all 40 answers. */
-static void probe_half_close(void)
+static void case_half_close(void)
 {
     struct proxy list;
     proxy_must(proxy_create_list(&manager, &list));
@@ -322,33 +531,48 @@ static void probe_half_close(void)
     close(fd);
     char answer[64];
     snprintf(answer, sizeof answer, "%d replies to 40 requests", replies);
+    if (replies != 40)
+        fail_case("%s: a half-close (SHUT_WR) is the end of the requests, not of the replies",
+                  answer);
     check_intact("a client that half-closes", answer);
 }
 
 /* A get with a timeout and nothing to get ends in Empty, on time. */
-static void probe_get_timeout(void)
+static void case_get_timeout(void)
 {
     struct mgr_value v;
     char answer[256];
-    if (proxy_queue_get(&queue, 50, &v) == 0)
+    if (proxy_queue_get(&queue, 50, &v) == 0) {
         snprintf(answer, sizeof answer, "got an item from an empty queue");
-    else
+        fail_case("%s", answer);
+    } else {
         snprintf(answer, sizeof answer, "%s", mgr_error());
+        if (strncmp(answer, "Empty", 5) != 0)
+            fail_case("%s: wanted Empty", answer);
+    }
     check_intact("get with a 50 ms timeout", answer);
 }
 
-/* A process of another user must not get in.  Needs root to become one. */
-static void probe_other_user(void)
+/* Become user nobody in a child (root only): 0, or -1 with the reason for
+ * skipping in skipped[]. */
+static struct passwd *nobody_or_skip(void)
 {
     if (geteuid() != 0) {
-        put_line("another user: not tested (run as root to test it)");
-        return;
+        skip_case("run as root to test it");
+        return NULL;
     }
     struct passwd *nobody = getpwnam("nobody");
-    if (nobody == NULL) {
-        put_line("another user: not tested (no user 'nobody')");
+    if (nobody == NULL)
+        skip_case("no user 'nobody'");
+    return nobody;
+}
+
+/* A process of another user must not get in.  Needs root to become one. */
+static void case_other_user(void)
+{
+    struct passwd *nobody = nobody_or_skip();
+    if (nobody == NULL)
         return;
-    }
     int result[2];
     if (pipe(result) == -1)
         err_exit("pipe");
@@ -375,55 +599,150 @@ static void probe_other_user(void)
     waitpid(pid, NULL, 0);
     close(result[0]);
     close(result[1]);
-    if (en == -1)
-        put_line("another user: not tested (could not become 'nobody')");
-    else if (en == 0) {
-        put_line("another user: CONNECTED - the socket is open to everyone");
-        broken++;
-    } else
+    if (en == -1) {
+        skip_case("could not become 'nobody'");
+    } else if (en == 0) {
+        show("another user: CONNECTED - the socket is open to everyone");
+        fail_case("a process of user nobody connected: is the directory 0700?");
+    } else {
         check_intact("another user", strerror(en));
+    }
+}
+
+/* ---------------------------------------------------------- the table */
+
+struct probe_case {
+    const char *name;
+    const char *needs; /* what the server must have besides a dict: "queue", "list" */
+    void (*run)(void);
+    const char *what;
+};
+
+static const struct probe_case cases[] = {
+    { "garbage", "-", case_garbage, "a frame of text: an error reply" },
+    { "short-header", "-", case_short_header, "a request shorter than its header: an error" },
+    { "oversized-length", "-", case_oversized_length,
+      "a length over MGR_FRAME_MAX: the connection closed" },
+    { "empty-frame", "-", case_empty_frame, "a length of 0: the connection closed" },
+    { "long-string", "-", case_long_string, "a string running past the frame: an error" },
+    { "trailing-bytes", "-", case_trailing_bytes, "bytes after a whole request: an error" },
+    { "unknown-object", "-", case_unknown_object, "an object id never made: an error" },
+    { "wrong-kind", "queue", case_wrong_kind, "a dict get on a queue: an error" },
+    { "missing-key", "-", case_missing_key, "a dict get of a missing key: KeyError" },
+    { "unknown-kind", "-", case_unknown_kind, "CREATE of kind 9: an error" },
+    { "hangup-mid-request", "-", case_hangup_mid_request,
+      "a client hangs up with its frame half sent" },
+    { "killed-mid-request", "-", case_killed_mid_request,
+      "a client is killed with its frame half sent" },
+    { "killed-while-parked", "queue", case_killed_while_parked,
+      "a client killed in a parked get does not swallow the next item" },
+    { "parked-get", "queue", case_parked_get, "a parked get blocks nobody, a put wakes it" },
+    { "full-queue-put", "queue", case_full_queue_put,
+      "a put on a full queue waits for a get" },
+    { "pipelined-gets", "queue", case_pipelined_gets,
+      "two gets in one write: the second times out" },
+    { "half-close", "list", case_half_close, "40 requests, then SHUT_WR: 40 replies" },
+    { "get-timeout", "queue", case_get_timeout, "a get with a 50 ms timeout: Empty" },
+    { "other-user", "-", case_other_user, "user nobody cannot connect (root only)" },
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+/* A case that hangs (a proxy call to a server that never answers) ends the
+ * probe with a line that says which. */
+static char hang_line[256];
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (write(STDOUT_FILENO, hang_line, strlen(hang_line)) < 0) {
+        /* nothing left to do */
+    }
+    _exit(1);
 }
 
 int main(int argc, char *argv[])
 {
-    (void)argv;
-    if (argc > 1)
-        usage_exit("manager_probe", "takes no arguments");
-    proxy_must(mgr_start(&manager));
+    if (getenv("MGR_PROBE_SERVE") != NULL) {
+        /* Run by --self-server as a server program: fd 3, argv[2]. */
+        if (argc != 3)
+            usage_exit("MGR_PROBE_SERVE=1 manager_probe ADDRESS STARTER_PID",
+                       "wrong arguments");
+        proxy_must(mgr_serve(3, (pid_t)atol(argv[2])));
+        return 0;
+    }
+    bool selected[NCASES], list = false, any_selected = false;
+    for (size_t k = 0; k < NCASES; k++)
+        selected[k] = false;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--list") == 0) {
+            list = true;
+        } else if (strcmp(argv[a], "--brief") == 0) {
+            brief = true;
+        } else if (strcmp(argv[a], "--self-server") == 0) {
+            self_server = true;
+        } else if (strcmp(argv[a], "--server") == 0 && a + 1 < argc) {
+            server_program = argv[++a];
+        } else if (strcmp(argv[a], "--cases") == 0 && a + 1 < argc) {
+            char names[1024];
+            snprintf(names, sizeof names, "%s", argv[++a]);
+            for (char *save, *name = strtok_r(names, ",", &save); name != NULL;
+                 name = strtok_r(NULL, ",", &save)) {
+                size_t k = 0;
+                while (k < NCASES && strcmp(cases[k].name, name) != 0)
+                    k++;
+                if (k == NCASES)
+                    usage_exit(USAGE, "no case named '%s' (--list names them)", name);
+                selected[k] = any_selected = true;
+            }
+        } else {
+            usage_exit(USAGE, "unexpected argument '%s'", argv[a]);
+        }
+    }
+    if (list) {
+        for (size_t k = 0; k < NCASES; k++)
+            printf("%s\t%s\t%s\n", cases[k].name, cases[k].needs, cases[k].what);
+        return 0;
+    }
+    bool need_queue = false;
+    for (size_t k = 0; k < NCASES; k++) {
+        if (!any_selected)
+            selected[k] = true;
+        if (selected[k] && strcmp(cases[k].needs, "queue") == 0)
+            need_queue = true;
+    }
+
+    proxy_must(start_manager(&manager));
     proxy_must(proxy_create_dict(&manager, &dict));
-    proxy_must(proxy_create_value(&manager, mgr_int(7), &value));
-    proxy_must(proxy_create_queue(&manager, &queue));
+    if (need_queue)
+        proxy_must(proxy_create_queue(&manager, &queue));
     proxy_must(proxy_dict_set(&dict, "foo", mgr_int(1)));
     proxy_must(proxy_dict_set(&dict, "bar", mgr_int(2)));
 
-    probe("garbage", "\0\0\0\x10" "hello, manager!\n", 20);
-    probe("a header cut short", "\0\0\0\x03\x0b\0\0", 7);
-    probe("an oversized length", "\xff\xff\xff\xff" "more", 8);
-    probe("an empty frame", "\0\0\0\0", 4);
-    probe("a string longer than it says", "\0\0\0\x08\x0b\0\0\0\x01\x09" "ab", 12);
-    probe("bytes after the request", "\0\0\0\x07\x01\0\0\0\0" "!!", 11);
-
-    struct mgr_request r = { .op = MGR_OP_DICT_GET, .id = 99 };
-    snprintf(r.key, sizeof r.key, "foo");
-    probe_request("an unknown object", &r);
-    r.id = queue.id;
-    probe_request("a dict operation on a queue", &r);
-    r.id = dict.id;
-    snprintf(r.key, sizeof r.key, "nokey");
-    probe_request("a missing key", &r);
-    r = (struct mgr_request){ .op = MGR_OP_CREATE, .kind = 9 };
-    probe_request("an unknown kind of object", &r);
-
-    probe_dying_client("a client that hangs up mid-request", false);
-    probe_dying_client("a client killed mid-request", true);
-    probe_killed_while_parked();
-    probe_parked_get_blocks_nobody();
-    probe_put_on_a_full_queue();
-    probe_pipelined_gets();
-    probe_half_close();
-    probe_get_timeout();
-    probe_other_user();
+    signal(SIGALRM, on_alarm);
+    int failed = 0;
+    for (size_t k = 0; k < NCASES; k++) {
+        if (!selected[k])
+            continue;
+        failure[0] = skipped[0] = '\0';
+        snprintf(hang_line, sizeof hang_line, "%s: FAILED: no answer within %d s: the "
+                 "server hangs\n", cases[k].name, CASE_SECONDS);
+        fflush(stdout);
+        alarm(CASE_SECONDS);
+        cases[k].run();
+        alarm(0);
+        if (skipped[0] != '\0') {
+            if (brief)
+                put_line("%s: skipped: %s", cases[k].name, skipped);
+            else
+                put_line("%s: not tested (%s)", cases[k].name, skipped);
+        } else if (failure[0] != '\0') {
+            failed++;
+            put_line("%s: FAILED: %s", cases[k].name, failure);
+        } else if (brief) {
+            put_line("%s: passed", cases[k].name);
+        }
+    }
 
     proxy_must(mgr_shutdown(&manager));
-    return broken ? 1 : 0;
+    return failed ? 1 : 0;
 }
