@@ -1,6 +1,6 @@
 /* mini_manager.c - your own manager server: one poll(2) loop, dicts.
  *
- * usage: mini_manager        (with its listening socket as descriptor 3)
+ * usage: mini_manager [SOCKET_PATH STARTER_PID]   (listening socket: descriptor 3)
  *
  * A small server that speaks the manager's wire format (common/mgr_wire.h),
  * so that manager_dict and common/'s proxies work with it unchanged:
@@ -8,11 +8,13 @@
  *     MGR_SERVER=build/solutions/06_manager_dict/mini_manager \
  *         build/solutions/06_manager_dict/manager_dict
  *
- * Whoever starts it (mgr_start() in common/manager.c, or a test) has made
- * the socket, bound it in a private directory and called listen(); the
- * server finds it as descriptor 3.  It serves PING, CREATE of a dict or a
- * value, the value's get and set, the dict's get, set and items, and
- * SHUTDOWN.  It runs until SHUTDOWN or a signal ends it.
+ * Whoever starts it (mgr_start_program() in common/manager.c, or a test)
+ * has made the socket, bound it in a private directory and called listen();
+ * the server finds it as descriptor 3, and in argv the socket's path and
+ * the pid of the process that started it (manager.h has the contract).  It
+ * serves PING, CREATE of a dict or a value, the value's get and set, the
+ * dict's get, set and items, and SHUTDOWN - from the starter only.  It runs
+ * until SHUTDOWN or a signal ends it; the starter removes the socket.
  *
  * What it leaves out, on purpose, is the hardening of common/manager.c:
  * replies are sent in one go (a client that does not read its replies is
@@ -23,6 +25,7 @@
  * Next: lesson 07 gives this server a queue whose get waits on the server.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,10 +35,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "errors.h"
 #include "mgr_wire.h"
 
-#define USAGE "mini_manager   (the listening socket must be descriptor 3)"
+#define USAGE "mini_manager [SOCKET_PATH STARTER_PID]   (listening socket: descriptor 3)"
 #define LISTEN_FD 3
 #define MAX_CLIENTS 32
 #define MAX_OBJECTS 64
@@ -188,6 +192,21 @@ static void dict_get(struct object *d, struct client *c, const struct mgr_reques
 
 /* ================================================================ requests */
 
+/* The process whose SHUTDOWN is obeyed: argv[2], the one that started the
+ * server (0, when run without arguments: anyone's). */
+static pid_t starter;
+
+/* Did the process that started the server make this connection?  (The
+ * kernel records the peer's pid at connect(2): SO_PEERCRED.) */
+static bool from_starter(int fd)
+{
+    struct ucred peer;
+    socklen_t len = sizeof peer;
+    if (starter == 0)
+        return true;
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.pid == starter;
+}
+
 /* Do one decoded request and answer it. */
 static void dispatch(struct server *s, struct client *c, const struct mgr_request *r)
 {
@@ -200,6 +219,11 @@ static void dispatch(struct server *s, struct client *c, const struct mgr_reques
         create(s, c, r);
         break;
     case MGR_OP_SHUTDOWN:
+        if (!from_starter(c->fd)) {
+            reply_error(c, MGR_E_PERMISSION, "only the process that started the server "
+                        "may shut it down");
+            break;
+        }
         s->stopping = true;
         reply_ok(c);
         break;
@@ -316,11 +340,13 @@ static void accept_client(struct server *s)
 
 int main(int argc, char *argv[])
 {
-    (void)argv;
+    long pid = 0;
+    if (argc != 1 && (argc != 3 || !parse_long(argv[2], 1, INT_MAX, &pid)))
+        usage_exit(USAGE, "expected a socket path and the starter's pid, or nothing");
+    starter = (pid_t)pid;
     int listening = 0;
     socklen_t len = sizeof listening;
-    if (argc != 1 ||
-        getsockopt(LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1 || !listening)
+    if (getsockopt(LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1 || !listening)
         usage_exit(USAGE, "descriptor 3 is not a listening socket");
 
     static struct server s; /* large: in static storage, not on the stack */

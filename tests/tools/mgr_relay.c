@@ -1,6 +1,6 @@
 /* mgr_relay.c - a manager server that counts requests and makes them fail.
  *
- * usage: mgr_relay           (started in place of the manager: MGR_SERVER=)
+ * usage: mgr_relay SOCKET_PATH STARTER_PID   (as MGR_SERVER=, manager.h)
  *
  * Lessons 06 and 07 check that their programs handle a proxy call's error
  * and do not poll.  That needs a server that fails on cue and counts what
@@ -193,8 +193,8 @@ static void on_term(int sig)
 int main(int argc, char *argv[])
 {
     (void)argv;
-    if (argc != 1)
-        usage_exit("mgr_relay", "takes no arguments (see the environment variables)");
+    if (argc != 3) /* the path and the starter: the real server checks SHUTDOWN */
+        usage_exit("mgr_relay SOCKET_PATH STARTER_PID", "expected 2 arguments");
     const char *op = getenv("RELAY_REFUSE");
     for (int k = 1; op != NULL && k <= MGR_OP_LAST; k++)
         if (strcmp(op, OP_NAMES[k]) == 0)

@@ -1,6 +1,6 @@
 /* mini_server.c - the given part of lesson 07's server (see mini_server.h).
  *
- * usage: mini_queue          (with its listening socket as descriptor 3)
+ * usage: mini_queue [SOCKET_PATH STARTER_PID]   (listening socket: descriptor 3)
  *
  * Lesson 06's mini_manager, finished and grown to every kind of object
  * seed 000 uses: Value, Array, list, dict - and a Queue, whose two
@@ -17,6 +17,7 @@
 #include "mini_server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,9 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "errors.h"
 
-#define USAGE "mini_queue   (the listening socket must be descriptor 3)"
+#define USAGE "mini_queue [SOCKET_PATH STARTER_PID]   (listening socket: descriptor 3)"
 
 long long now_ms(void)
 {
@@ -184,6 +186,21 @@ static void item_get(struct object *o, struct client *c, uint32_t index)
 
 /* ================================================================ requests */
 
+/* The process whose SHUTDOWN is obeyed: argv[2], the one that started the
+ * server (0, when run without arguments: anyone's). */
+static pid_t starter;
+
+/* Did the process that started the server make this connection?  (The
+ * kernel records the peer's pid at connect(2): SO_PEERCRED.) */
+static bool from_starter(int fd)
+{
+    struct ucred peer;
+    socklen_t len = sizeof peer;
+    if (starter == 0)
+        return true;
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.pid == starter;
+}
+
 static void dispatch(struct server *s, struct client *c, const struct mgr_request *r)
 {
     struct object *o = NULL;
@@ -196,6 +213,11 @@ static void dispatch(struct server *s, struct client *c, const struct mgr_reques
         create(s, c, r);
         return;
     case MGR_OP_SHUTDOWN:
+        if (!from_starter(c->fd)) {
+            reply_error(c, MGR_E_PERMISSION, "only the process that started the server "
+                        "may shut it down");
+            return;
+        }
         s->stopping = true;
         reply_ok(c);
         return;
@@ -362,11 +384,13 @@ static void accept_client(struct server *s)
 
 int main(int argc, char *argv[])
 {
-    (void)argv;
+    long pid = 0;
+    if (argc != 1 && (argc != 3 || !parse_long(argv[2], 1, INT_MAX, &pid)))
+        usage_exit(USAGE, "expected a socket path and the starter's pid, or nothing");
+    starter = (pid_t)pid;
     int listening = 0;
     socklen_t len = sizeof listening;
-    if (argc != 1 ||
-        getsockopt(LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1 || !listening)
+    if (getsockopt(LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1 || !listening)
         usage_exit(USAGE, "descriptor 3 is not a listening socket");
 
     static struct server s;
