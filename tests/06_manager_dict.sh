@@ -140,7 +140,7 @@ test_mini_manager__survives_hostile_clients() {
     TIMEOUT_CAUSE="the probe's hostile clients stalled your server"
     run_cmd "${TOOLS_DIR}/manager_probe" --server "${BIN_DIR}/mini_manager" \
         --cases "${MINI_PROBE_CASES}" --brief || return
-    local failed
+    local failed ran
     failed=$(grep -m1 ': FAILED: ' "${OUT}")
     if [ -n "${failed}" ] || [ "${STATUS}" -ne 0 ]; then
         sed 's/^/  | /' "${OUT}"
@@ -148,6 +148,9 @@ test_mini_manager__survives_hostile_clients() {
         fail "a hostile client got the better of your server: ${failed:-exit status ${STATUS}}"
         return 1
     fi
+    ran=$(grep -cE ': (passed|skipped)' "${OUT}")
+    assertEquals "probe cases that ran (passed or skipped)" \
+        "$(echo "${MINI_PROBE_CASES}" | tr ',' '\n' | wc -l)" "${ran}"
 }
 
 # ------------------------------------------------------------ common/manager.c

@@ -41,14 +41,14 @@ test_manager_queue__a_get_that_gets_nothing_gives_up() {
 }
 
 # A get waits on the server: one request per item.  The relay counts the
-# gets each process sends; with a 100 ms tick the queue is empty for 100 ms
+# gets each process sends; with a 50 ms tick the queue is empty for 50 ms
 # each round, so a reader that polls (a get with timeout 0, a sleep, again)
 # sends dozens.
 test_manager_queue__waits_without_polling() {
     local log=${SHUNIT_TMPDIR}/requests
     : >"${log}"
     TIMEOUT_CAUSE="the reader or the writer waits for ever: does the reader's get have a timeout?"
-    MGR_SERVER=${RELAY} RELAY_LOG=${log} TICK_MS=100 run_prog manager_queue 3 || return
+    MGR_SERVER=${RELAY} RELAY_LOG=${log} TICK_MS=50 run_prog manager_queue 3 || return
     assert_exit 0 || return
     local most
     most=$(awk '/^QUEUE_GET / { n[$NF]++ } END { m = 0; for (p in n) if (n[p] > m) m = n[p]; print m }' "${log}")
@@ -151,7 +151,7 @@ test_mini_queue__survives_hostile_clients() {
     TIMEOUT_CAUSE="the probe's hostile clients stalled your server"
     run_cmd "${TOOLS_DIR}/manager_probe" --server "${BIN_DIR}/mini_queue" \
         --cases "${MINI_PROBE_CASES}" --brief || return
-    local failed
+    local failed ran
     failed=$(grep -m1 ': FAILED: ' "${OUT}")
     if [ -n "${failed}" ] || [ "${STATUS}" -ne 0 ]; then
         sed 's/^/  | /' "${OUT}"
@@ -159,6 +159,9 @@ test_mini_queue__survives_hostile_clients() {
         fail "a hostile client got the better of your server: ${failed:-exit status ${STATUS}}"
         return 1
     fi
+    ran=$(grep -cE ': (passed|skipped)' "${OUT}")
+    assertEquals "probe cases that ran (passed or skipped)" \
+        "$(echo "${MINI_PROBE_CASES}" | tr ',' '\n' | wc -l)" "${ran}"
 }
 
 . "${SHUNIT2}"
