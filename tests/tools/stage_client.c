@@ -165,8 +165,8 @@ static void send_bytes(int fd, const void *bytes, size_t n)
         fail("sending to the server: %s: did it close the connection?", mgr_error());
 }
 
-/* Wait until the server has read everything sent on fd (2 s at most). */
-static void wait_consumed(int fd, const char *what)
+/* Wait until the server has read everything sent on fd (1 s at most). */
+static void wait_consumed_or(int fd, const char *what, const char *mistake)
 {
     long long until = now_ms() + 1000;
     for (;;) {
@@ -176,11 +176,16 @@ static void wait_consumed(int fd, const char *what)
         if (unread == 0)
             return;
         if (now_ms() > until)
-            fail("the server did not read %s within 1 s: does the poll loop call "
-                 "read_requests() for every client that poll() says is readable?", what);
+            fail("the server did not read %s within 1 s: %s", what, mistake);
         struct timespec pause = { 0, 1000000 };
         nanosleep(&pause, NULL);
     }
+}
+
+static void wait_consumed(int fd, const char *what)
+{
+    wait_consumed_or(fd, what, "does the poll loop call read_requests() for every client "
+                               "that poll() says is readable?");
 }
 
 enum { GOT_REPLY = 1, NO_REPLY = 0, CLOSED = -1 };
@@ -433,7 +438,10 @@ static void stage_bad_lengths(void)
     frame[1] = 0x01;                /* length 65536 */
     frame[4] = MGR_OP_PING;         /* a PING followed by 65531 bytes too many */
     int fd = connect_server();
-    send_bytes(fd, frame, sizeof frame);
+    if (mgr_write_all(fd, frame, sizeof frame) == -1)
+        fail("a frame of exactly 65536 bytes (the most allowed): the server closed the "
+             "connection before taking it all: only a length over MGR_FRAME_MAX is refused "
+             "(n > MGR_FRAME_MAX, not >=)");
     int r = reply_within(fd, 1000, &reply);
     if (r != GOT_REPLY)
         fail("a frame of exactly 65536 bytes (the most allowed): %s: the buffer must hold "
@@ -445,8 +453,9 @@ static void stage_bad_lengths(void)
     uint8_t ping[64];
     send_bytes(fd, ping, ping_frame(ping));
     expect_pong(fd, "a PING after the 65536-byte frame",
-                "a frame that does not decode is answered with an error; its framing was "
-                "fine, so the connection stays open");
+                "65536 is the most allowed, not too long (refuse only n > MGR_FRAME_MAX); "
+                "a frame that does not decode is answered with an error, and its framing "
+                "was fine, so the connection stays open");
     close(fd);
     ok("a frame of exactly 65536 bytes: answered (%s), connection kept", "BadRequest");
 }
@@ -459,13 +468,16 @@ static void stage_many_clients(void)
     size_t n = ping_frame(frame);
     for (int k = 0; k < N; k++) {
         fds[k] = connect_server();
-        send_bytes(fds[k], frame, 3); /* every client mid-frame at once */
-        wait_consumed(fds[k], "the start of a client's frame");
+        send_bytes(fds[k], frame, 7); /* every client mid-frame at once */
+        wait_consumed_or(fds[k], "the start of a client's frame, while others are mid-frame",
+                         "is the server stuck reading another client (a loop of recv() "
+                         "until that client's frame is whole)? Return, and let poll() say "
+                         "when more has come");
     }
     /* A client that has sent half a frame must not hold up the others:
      * the newest one finishes first. */
     for (int k = N - 1; k >= 0; k--) {
-        send_bytes(fds[k], frame + 3, n - 3);
+        send_bytes(fds[k], frame + 7, n - 7);
         expect_pong(fds[k], "a client finishing its PING while 19 others are mid-frame",
                     "each client needs its own buffer, and the server must read only what "
                     "poll() says is there (a loop of recv() until the frame is whole "
@@ -775,7 +787,8 @@ static void stage_timeout(void)
              "timeout must be the time to the nearest deadline of all parked gets",
              r == GOT_REPLY ? describe(&reply) : "no Empty", took);
     expect_silence(a, "the get with 300 ms, after the 60 ms one ended",
-                   "only the get whose time is up is answered");
+                   "only the get whose time is up is answered (does queue_get() sleep "
+                   "until its deadline? Park it and return at once)");
     queue_put(b, q, 8, "a put before the 300 ms were up");
     expect_item(a, 8, 1000, "the 300 ms get, after a put", "a put before the deadline "
                 "hands the item over");
