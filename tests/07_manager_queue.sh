@@ -83,13 +83,13 @@ test_manager_queue__every_round_is_consistent() {
 # (PR_SET_PDEATHSIG), removes its socket and directory, and exits; the
 # writer and reader go with their parent.  Nothing is left running or on disk.
 test_manager_queue__killed_part_way_leaves_nothing() {
-    TICK_MS=100 run_killed KILL '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 100 || return
+    TICK_MS=100 run_killed KILL '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
     assertEquals "killed by SIGKILL" 137 "${STATUS}"
 }
 
 # The same with SIGTERM, the signal a shell's kill sends.
 test_manager_queue__terminated_part_way_leaves_nothing() {
-    TICK_MS=100 run_killed TERM '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 100 || return
+    TICK_MS=100 run_killed TERM '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
     assertEquals "ended by SIGTERM" 143 "${STATUS}"
 }
 
