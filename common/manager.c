@@ -36,6 +36,7 @@ struct object {
     struct mgr_value value; /* values */
 };
 
+/* The Python name of an object kind, for error messages.  Never NULL. */
 static const char *kind_name(enum mgr_kind kind)
 {
     switch (kind) {
@@ -77,6 +78,10 @@ struct client {
     struct mgr_value park_item; /* ... a put's item, while the queue is full */
     long long park_until;   /* ... until this time in ms (-1: for ever) */
     unsigned long park_seq; /* ... since this many parkings: first come first served */
+    long long stall_since;  /* waiting for the rest of a frame since (ms; 0: not) */
+    long long out_since;    /* a reply waiting for room in the socket since */
+    long long last_active;  /* last byte read or reply sent: the idlest goes first */
+                            /* (out_since counts from the last byte sent) */
 };
 
 struct server {
@@ -101,6 +106,7 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Close the connection and free its buffers; the slot becomes free. */
 static void close_client(struct client *c)
 {
     close(c->fd);
@@ -119,31 +125,40 @@ static void flush_reply(struct client *c)
         if (w == -1) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (c->out_since == 0)
+                    c->out_since = now_ms(); /* the client is not reading */
                 return; /* poll says when to go on */
+            }
             c->closing = true;
             c->out_sent = c->out_len;
             break;
         }
         c->out_sent += (size_t)w;
+        c->out_since = 0; /* it takes the reply: its clock starts again */
     }
     c->out_len = c->out_sent = 0;
+    c->out_since = 0;
+    c->last_active = now_ms();
     if (c->closing)
         close_client(c);
 }
 
+/* Make the client's reply an ok with n items (sent by flush_reply). */
 static void reply_items(struct client *c, const struct mgr_item *items, uint32_t n)
 {
     c->out_len = mgr_encode_ok(items, n, c->out, BUFFER_SIZE);
     c->out_sent = 0;
 }
 
+/* Make the client's reply an ok with the one value v. */
 static void reply_value(struct client *c, struct mgr_value v)
 {
     struct mgr_item item = { .key = "", .value = v };
     reply_items(c, &item, 1);
 }
 
+/* Make the client's reply an error: code and a printf-style message. */
 static void reply_error(struct client *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -169,6 +184,8 @@ static bool fit_to_array(uint8_t typecode, struct mgr_value *v)
     return v->type == (typecode == 'd' ? MGR_DOUBLE : MGR_INT);
 }
 
+/* CREATE: a new object as the request says; replies with its id, or an
+ * error if the manager is full or an array element has the wrong type. */
 static void create(struct server *s, struct client *c, const struct mgr_request *r)
 {
     if (s->object_count == MGR_MAX_OBJECTS) {
@@ -211,6 +228,7 @@ static uint32_t dict_find(const struct object *o, const char *key, bool *found)
     return k;
 }
 
+/* d[key] = value, keeping the keys sorted; Full when a new key has no room. */
 static void dict_set(struct object *o, struct client *c, const struct mgr_request *r)
 {
     bool found;
@@ -256,6 +274,8 @@ static struct client *first_parked(struct server *s, uint32_t id, uint8_t op)
     }
 }
 
+/* Hold the client's reply: it waits in op on queue id, for timeout_ms
+ * (-1: for ever), behind every client parked before it. */
 static void park(struct server *s, struct client *c, uint8_t op, uint32_t id, int timeout_ms)
 {
     c->parked = op;
@@ -288,6 +308,9 @@ static void settle_queue(struct server *s, uint32_t id)
     }
 }
 
+/* Carry out one decoded request of client c: make its reply, or park it.
+ * Any request is answered; none can make the server exit but a SHUTDOWN
+ * from the starter, which sets s->stopping. */
 static void execute(struct server *s, struct client *c, const struct mgr_request *r)
 {
     if (r->op == MGR_OP_PING) {
@@ -403,9 +426,25 @@ static void execute(struct server *s, struct client *c, const struct mgr_request
 
 /* ============================================================ the loop */
 
+static void handle_frames(struct server *s, struct client *c);
+
 /* Handle every whole frame the client has sent, one at a time: the next is
- * looked at only when the reply to this one is out and it is not parked. */
+ * looked at only when the reply to this one is out and it is not parked.
+ * A frame begun and not finished starts the client's stall clock. */
 static void handle_input(struct server *s, struct client *c)
+{
+    handle_frames(s, c);
+    /* Part of a frame, and we are waiting for the rest: its clock runs. */
+    if (c->fd != -1 && c->in_len > 0 && !c->parked && c->out_len == 0) {
+        if (c->stall_since == 0)
+            c->stall_since = now_ms();
+    } else {
+        c->stall_since = 0;
+    }
+}
+
+/* handle_input() without the stall clock. */
+static void handle_frames(struct server *s, struct client *c)
 {
     while (c->fd != -1 && !s->stopping && !c->parked && c->out_len == 0 && c->in_len >= 4) {
         uint32_t n = (uint32_t)c->in[0] << 24 | (uint32_t)c->in[1] << 16 |
@@ -429,6 +468,7 @@ static void handle_input(struct server *s, struct client *c)
             execute(s, c, &s->request);
         c->in_len -= 4 + (size_t)n;
         memmove(c->in, c->in + 4 + n, c->in_len);
+        c->stall_since = 0; /* a whole frame came: the next one's clock starts */
         if (c->out_len > 0)
             flush_reply(c);
         else if (c->closing)
@@ -436,6 +476,8 @@ static void handle_input(struct server *s, struct client *c)
     }
 }
 
+/* Take what the client sent (poll said it is readable) and handle the whole
+ * frames in it; a read error loses only this connection. */
 static void read_client(struct server *s, struct client *c)
 {
     ssize_t r = recv(c->fd, c->in + c->in_len, BUFFER_SIZE - c->in_len, MSG_DONTWAIT);
@@ -445,9 +487,49 @@ static void read_client(struct server *s, struct client *c)
     }
     if (r == 0)
         c->half_closed = true; /* no more requests: answer the whole ones */
-    if (r > 0)
+    if (r > 0) {
         c->in_len += (size_t)r;
+        c->last_active = now_ms();
+    }
     handle_input(s, c);
+}
+
+/* Is there something to read on fd (a request, or its end of file)? */
+static bool readable(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, 0) == 1;
+}
+
+/* The table is full: close the connection whose frame or reply has been
+ * stalled longest; or else the one idle longest (no request in progress),
+ * preferring one with nothing unread in its socket.  A request that came
+ * in unread since the last poll is lost with its connection, and the
+ * client sees ECONNRESET before any reply: the proxy then sends it again
+ * on a new connection (proxy.h).  A parked get or put is never closed.
+ * Returns the freed slot, or NULL if every connection is parked. */
+static struct client *make_room(struct server *s)
+{
+    struct client *stalled = NULL, *idle = NULL, *busy_idle = NULL;
+    long long stalled_since = 0;
+    for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
+        struct client *c = &s->clients[k];
+        long long since = c->stall_since ? c->stall_since : c->out_since;
+        if (c->fd == -1 || c->parked)
+            continue;
+        if (since != 0) {
+            if (stalled == NULL || since < stalled_since)
+                stalled = c, stalled_since = since;
+        } else if (c->in_len == 0 && c->out_len == 0) {
+            struct client **best = readable(c->fd) ? &busy_idle : &idle;
+            if (*best == NULL || c->last_active < (*best)->last_active)
+                *best = c;
+        }
+    }
+    struct client *victim = stalled != NULL ? stalled : idle != NULL ? idle : busy_idle;
+    if (victim != NULL)
+        close_client(victim);
+    return victim;
 }
 
 /* Take a new connection, if it is from our own user and there is room. */
@@ -477,7 +559,7 @@ static void accept_client(struct server *s)
     for (int k = 0; k < MGR_MAX_CLIENTS && c == NULL; k++)
         if (s->clients[k].fd == -1)
             c = &s->clients[k];
-    if (refusal == NULL && c == NULL)
+    if (refusal == NULL && c == NULL && (c = make_room(s)) == NULL)
         refusal = "too many connections";
     if (refusal == NULL) {
         c->in = malloc(BUFFER_SIZE);
@@ -497,6 +579,7 @@ static void accept_client(struct server *s)
     }
     c->fd = fd;
     c->peer_pid = peer.pid;
+    c->last_active = now_ms();
 }
 
 /* Answer "Empty" to every parked get whose time is up; returns the time in
@@ -522,6 +605,29 @@ static int expire_parked(struct server *s)
     return answered ? 0 : (int)next;
 }
 
+/* Close every connection whose frame or reply has been stalled for the
+ * frame timeout; returns the time in ms until the next such deadline
+ * (-1: none). */
+static int expire_stalled(struct server *s)
+{
+    long long now = now_ms(), next = -1;
+    for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
+        struct client *c = &s->clients[k];
+        long long since = c->stall_since ? c->stall_since : c->out_since;
+        if (c->fd == -1 || since == 0)
+            continue;
+        long long left = since + s->frame_timeout_ms - now;
+        if (left <= 0)
+            close_client(c); /* no reply: it is not reading, or mid-frame */
+        else if (next < 0 || left < next)
+            next = left;
+    }
+    return (int)next;
+}
+
+/* The poll loop: until a stop signal, or a SHUTDOWN from the starter.
+ * Every wait in it is bounded by the next deadline (a parked get's, a
+ * stalled frame's); no client can block it. */
 static void serve(struct server *s)
 {
     struct pollfd fds[2 + MGR_MAX_CLIENTS];
@@ -539,7 +645,9 @@ static void serve(struct server *s)
         if (s->stopping)
             break;
         /* Only now: a get parked just above has its deadline counted too. */
-        int timeout = expire_parked(s);
+        int timeout = expire_parked(s), stall = expire_stalled(s);
+        if (timeout < 0 || (stall >= 0 && stall < timeout))
+            timeout = stall;
 
         int n = 0;
         fds[n++] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
@@ -561,8 +669,6 @@ static void serve(struct server *s)
         }
         if (fds[0].revents & POLLIN)
             return; /* SIGTERM, SIGINT or SIGHUP: the program is going away */
-        if (fds[1].revents & POLLIN)
-            accept_client(s);
         for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
             struct client *c = &s->clients[k];
             short rev = fds[2 + k].revents;
@@ -577,6 +683,11 @@ static void serve(struct server *s)
             if ((rev & (POLLHUP | POLLERR)) && !(rev & POLLIN))
                 close_client(c); /* gone both ways, nothing left to read */
         }
+        /* Accept after reading: a newcomer that finds the table full is
+         * given the slot of a stalled or idle client, and what the others
+         * sent has been seen by then. */
+        if (fds[1].revents & POLLIN)
+            accept_client(s);
     }
 }
 
@@ -592,6 +703,7 @@ struct dirent64_head {
     char name[];
 };
 
+/* Is fd one to keep: 0, 1, 2 or one of keep[]? */
 static bool kept(int fd, const int *keep, int nkeep)
 {
     for (int k = 0; k < nkeep; k++)
@@ -676,6 +788,7 @@ struct start_report {
     int32_t value;
 };
 
+/* The words for a start-up step that failed (struct start_report). */
 static const char *step_name(int32_t what)
 {
     switch (what) {
@@ -690,6 +803,7 @@ static const char *step_name(int32_t what)
     return "start-up";
 }
 
+/* Tell mgr_start() how start-up went, in one write (atomic: < PIPE_BUF). */
 static void report(int fd, int32_t what, int32_t value)
 {
     struct start_report r = { what, value };
@@ -698,6 +812,7 @@ static void report(int fd, int32_t what, int32_t value)
     }
 }
 
+/* Remove the socket and its directory; either may be gone already. */
 static void remove_files(const struct mgr *m)
 {
     unlink(m->address);
@@ -713,6 +828,7 @@ static void stop_signals(sigset_t *set)
     sigaddset(set, SIGHUP);
 }
 
+/* $MGR_FRAME_TIMEOUT_MS if it is a positive number, else the default. */
 static int frame_timeout_ms(void)
 {
     const char *e = getenv("MGR_FRAME_TIMEOUT_MS");
@@ -749,6 +865,7 @@ static void serve_on(int listen_fd, int signal_fd, pid_t starter, int frame_ms)
     close(listen_fd);
 }
 
+/* See manager.h.  Restores the signal mask and SIGPIPE's action on return. */
 int mgr_serve(int listen_fd, pid_t starter)
 {
     sigset_t stop, old;
@@ -809,6 +926,7 @@ static _Noreturn void run_server(int listen_fd, int exit_wr, pid_t starter,
     _exit(0);
 }
 
+/* $MGR_SHUTDOWN_TIMEOUT_MS if it is a positive number, else the default. */
 static int shutdown_timeout_ms(void)
 {
     const char *e = getenv("MGR_SHUTDOWN_TIMEOUT_MS");
@@ -816,8 +934,7 @@ static int shutdown_timeout_ms(void)
     return ms > 0 ? ms : MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT;
 }
 
-/* Wait for signal `sig` in `set` (blocked) until `ms` have passed: true if
- * it came. */
+/* Wait up to ms for one of the (blocked) signals in set: true if one came. */
 static bool wait_signal(const sigset_t *set, int ms)
 {
     long long until = now_ms() + ms;
@@ -1031,12 +1148,14 @@ static int start(struct mgr *m, const char *path)
                     r.value ? strerror(r.value) : "");
 }
 
+/* See manager.h. */
 int mgr_start(struct mgr *m)
 {
     const char *program = getenv("MGR_SERVER");
     return start(m, program != NULL && *program != '\0' ? program : NULL);
 }
 
+/* See manager.h. */
 int mgr_start_program(struct mgr *m, const char *path)
 {
     return start(m, path);
@@ -1106,6 +1225,8 @@ static int ask_to_stop(const struct mgr *m, long long until)
     return 0;
 }
 
+/* See manager.h: SHUTDOWN, a deadline for the reply and one for the exit,
+ * then SIGKILL; reap; remove the files whoever should have. */
 int mgr_shutdown(struct mgr *m)
 {
     int ms = shutdown_timeout_ms();
@@ -1113,7 +1234,10 @@ int mgr_shutdown(struct mgr *m)
     int rc = ask_to_stop(m, until);
     char why[256];
     snprintf(why, sizeof why, "%s", rc == -1 ? mgr_error() : "");
-    /* The exit pipe reads end of file once the server side has exited. */
+    /* The exit pipe reads end of file once the server side has exited.
+     * One that said "ok" is on its way out: it gets its own deadline. */
+    if (rc == 0)
+        until = now_ms() + ms;
     char byte;
     bool gone = false;
     while (!gone && readable_by(m->exit_fd, until)) {

@@ -37,14 +37,15 @@
  * Connections.  The server serves MGR_MAX_CLIENTS connections at once, and
  * every process that uses a proxy keeps one open (proxy.h).  A frame that
  * has begun must be complete within MGR_FRAME_TIMEOUT_MS (default 2000) of
- * the moment the server started waiting for its rest, and a reply must be
- * taken by the client within the same time once the socket is full;
+ * the moment the server started waiting for its rest, and a client whose
+ * socket is full must take some of its reply within the same time;
  * otherwise that connection is closed.  When a newcomer finds the table
- * full, the server makes room: it closes the connection whose frame has
- * been stalled longest, or else the one that has been idle longest (no
- * request in progress, nothing unread in its socket).  Only when every
- * connection is busy (a get or put parked, a reply being sent) is the
- * newcomer refused with "too many connections".
+ * full, the server makes room: it closes the connection whose frame or
+ * reply has been stalled longest, or else the one that has been idle
+ * longest (no request in progress; one with nothing unread in its socket
+ * first - a request that arrived unread is lost with the connection, and
+ * its proxy sends it again).  Only when every connection holds a parked
+ * get or put is the newcomer refused, with "too many connections".
  *
  * So a program with more than MGR_MAX_CLIENTS - 1 processes using proxies
  * at once works, a little slower: a process whose idle connection was

@@ -69,11 +69,9 @@ int proxy_connect(const char *address, pid_t server_pid)
     return fd;
 }
 
-/* The connection to address for this process, made if need be.  *fresh
- * says whether it was made just now. */
-static int connection(const char *address, pid_t server_pid, bool *fresh)
+/* The connection to address for this process, made if need be. */
+static int connection(const char *address, pid_t server_pid)
 {
-    *fresh = false;
     if (conn.fd != -1 && conn.pid == getpid() && strcmp(conn.address, address) == 0) {
         /* Between requests nothing may arrive: anything readable is the
          * server's end of file (it closed the idle connection) or junk. */
@@ -98,25 +96,37 @@ static int connection(const char *address, pid_t server_pid, bool *fresh)
     conn.pid = getpid();
     conn.fd = fd;
     snprintf(conn.address, sizeof conn.address, "%s", address);
-    *fresh = true;
     return fd;
 }
 
-/* Send the request and wait for the first byte of its reply.  Returns 0,
- * 1 if the server closed the connection without reading the request (safe
- * to send again), or -1 (mgr_error()). */
+/* Send the request and wait for the first byte of its reply.  Returns 0
+ * when there is something to read (a reply, or a refusal that the server
+ * sent before closing), 1 if the server closed the connection without
+ * reading the request (safe to send again), or -1 (mgr_error()). */
 static int send_request(int fd, const uint8_t *frame, size_t n)
 {
-    if (mgr_write_all(fd, frame, n) == -1)
-        return errno == EPIPE || errno == ECONNRESET ? 1 : -1;
+    bool refused = false; /* the peer had closed before we sent */
+    if (mgr_write_all(fd, frame, n) == -1) {
+        if (errno != EPIPE && errno != ECONNRESET)
+            return -1;
+        refused = true;
+    }
     uint8_t first;
     ssize_t r;
     while ((r = recv(fd, &first, 1, MSG_PEEK)) == -1 && errno == EINTR)
         ;
-    if (r == -1 && errno == ECONNRESET)
-        return 1; /* closed with our request unread */
-    return 0;     /* a reply, or end of file: mgr_read_frame() tells */
+    if (r == 1)
+        return 0;
+    /* ECONNRESET: closed with our request unread.  End of file after a
+     * send that worked: the server read the request and closed - not safe
+     * to send again; mgr_read_frame() says "closed". */
+    if ((r == -1 && errno == ECONNRESET) || (r == 0 && refused))
+        return 1;
+    return 0;
 }
+
+/* Tries of one request on connections the server closed unread. */
+#define MAX_ATTEMPTS 8
 
 /* One request, one reply.  On an error reply, mgr_error() is
  * "KeyError: 'x'" and the like.  A broken connection is closed, so the next
@@ -129,20 +139,20 @@ static int call(const char *address, pid_t server_pid, const struct mgr_request 
     if (n == 0)
         return mgr_fail("request too large for one frame");
     long got = -1;
-    for (int attempt = 0;; attempt++) {
-        bool fresh;
-        int fd = connection(address, server_pid, &fresh);
+    for (int attempt = 1;; attempt++) {
+        int fd = connection(address, server_pid);
         if (fd == -1)
             return -1;
         int sent = send_request(fd, frame, n);
-        if (sent == 1 && !fresh && attempt == 0) {
-            proxy_disconnect(); /* closed while idle: once more, anew */
+        if (sent == 1 && attempt < MAX_ATTEMPTS) {
+            proxy_disconnect(); /* closed with the request unread: anew */
             continue;
         }
-        /* Even when the send failed, a server that refused us ("too many
-         * connections") has sent why before closing: read that. */
-        if (sent != -1 && (got = mgr_read_frame(fd, frame, sizeof frame)) == -1 && sent == 1)
-            mgr_fail("the manager closed the connection");
+        if (sent == 1)
+            mgr_fail("the manager closed the connection %d times before reading the request",
+                     attempt);
+        else if (sent == 0)
+            got = mgr_read_frame(fd, frame, sizeof frame);
         break;
     }
     if (got == -1) {

@@ -20,12 +20,13 @@
  * "... is process N, not the manager (process M): refusing"), and the
  * impostor receives nothing.
  *
- * A connection the server closed while it was idle (to make room for
- * another client: manager.h) is made again, and the request sent on the new
- * one, once - only when the server cannot have read the request: the
- * connection was closed before we sent it (EPIPE, or end of file seen
- * first), or it was closed with the request unread (ECONNRESET before any
- * byte of a reply).  A request the server may have read is never sent twice.
+ * A connection the server closed to make room for another client
+ * (manager.h) is made again, and the request sent on the new one - only
+ * when the server cannot have read the request: the connection was closed
+ * before we sent it (end of file seen first, or EPIPE), or it was closed
+ * with the request unread (ECONNRESET before any byte of a reply).  A
+ * request the server may have read is never sent twice.  After 8 such
+ * tries the call fails.
  *
  * Every function returns 0, or -1 with the reason in mgr_error(): a
  * Python-style error from the server ("KeyError: 'nokey'") or a failure to

@@ -145,7 +145,7 @@ test_mini_queue__runs_manager_queue() {
 # The hostile clients of tests/tools/manager_probe that apply to a server
 # with a queue (a full queue's put is answered Full here, not parked; a
 # half-closed client is dropped: those two cases are left out).
-MINI_PROBE_CASES=garbage,short-header,oversized-length,empty-frame,long-string,trailing-bytes,unknown-object,wrong-kind,missing-key,unknown-kind,hangup-mid-request,killed-mid-request,killed-while-parked,parked-get,pipelined-gets,get-timeout,other-user
+MINI_PROBE_CASES=garbage,short-header,oversized-length,empty-frame,long-string,trailing-bytes,unknown-object,wrong-kind,missing-key,unknown-kind,hangup-mid-request,killed-mid-request,killed-while-parked,parked-get,pipelined-gets,get-timeout,other-user,shutdown-by-other,stopped-server
 
 test_mini_queue__survives_hostile_clients() {
     TIMEOUT_CAUSE="the probe's hostile clients stalled your server"
