@@ -514,8 +514,32 @@ cmd_test() {
         harness_pid=$!
     fi
     echo "Testing the ${VARIANT:-plain} build of the solutions"
+    # The lessons' tests run side by side, one per CPU (TEST_JOBS=1 for one
+    # at a time): they share nothing - each has its own TMPDIR, and its
+    # /dev/shm names carry its pid.  Their reports come out in lesson order.
+    local results running=() jobs_max=${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+    results=$(mktemp -d)
     for l in "${LESSONS[@]}"; do
-        if run_test "${l}" solution; then
+        while [ "${#running[@]}" -ge "${jobs_max}" ]; do
+            wait -n 2>/dev/null
+            local still=() pid
+            for pid in "${running[@]}"; do kill -0 "${pid}" 2>/dev/null && still+=("${pid}"); done
+            running=("${still[@]}")
+        done
+        (
+            TEST_LOG=${results}/${l}.log RESULTS=${results}/${l}.results
+            run_test "${l}" solution
+            echo "$? ${PASSED} ${FAILED} ${SKIPPED}" >"${results}/${l}.counts"
+        ) </dev/null &
+        running+=("$!")
+    done
+    wait "${running[@]}" 2>/dev/null
+    local rc
+    for l in "${LESSONS[@]}"; do
+        TEST_LOG=${results}/${l}.log
+        read -r rc PASSED FAILED SKIPPED <"${results}/${l}.counts" 2>/dev/null ||
+            { rc=1 PASSED=0 FAILED=1 SKIPPED=0; }
+        if [ "${rc}" -eq 0 ]; then
             if [ "${SKIPPED}" -gt 0 ]; then
                 echo "  ok    ${l} (${PASSED} passed, ${SKIPPED} skipped)"
             else
@@ -528,6 +552,7 @@ cmd_test() {
         grep -a -e '^  SKIPPED:' -e '^  NOTE:' "${TEST_LOG}" | sed 's/^/      /'
         total_p=$((total_p + PASSED)) total_f=$((total_f + FAILED)) total_s=$((total_s + SKIPPED))
     done
+    rm -rf "${results}"
     if [ -n "${harness_pid}" ]; then
         wait "${harness_pid}"
         echo "Testing the harness (tests/harness/, on a fixture lesson)"
