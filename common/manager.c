@@ -506,50 +506,84 @@ static bool readable(int fd)
  * preferring one with nothing unread in its socket.  A request that came
  * in unread since the last poll is lost with its connection, and the
  * client sees ECONNRESET before any reply: the proxy then sends it again
- * on a new connection (proxy.h).  A parked get or put is never closed.
- * Returns the freed slot, or NULL if every connection is parked. */
+ * on a new connection (proxy.h).  When there is none of these, the get or
+ * put parked longest is closed, with an "Evicted" reply first: nothing was
+ * taken from the queue or put on it, and the proxy sends the request
+ * again, with the time that is left.  A connection of the starter's with
+ * something unread comes last of all: that may be its SHUTDOWN.  Returns
+ * the freed slot, or NULL if there was nobody to close. */
 static struct client *make_room(struct server *s)
 {
-    struct client *stalled = NULL, *idle = NULL, *busy_idle = NULL;
+    struct client *stalled = NULL, *idle = NULL, *busy_idle = NULL, *parked = NULL;
+    struct client *starters = NULL; /* the starter's, something unread */
     long long stalled_since = 0;
     for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
         struct client *c = &s->clients[k];
         long long since = c->stall_since ? c->stall_since : c->out_since;
+        if (c->fd != -1 && c->parked && (parked == NULL || c->park_seq < parked->park_seq))
+            parked = c;
         if (c->fd == -1 || c->parked)
             continue;
         if (since != 0) {
             if (stalled == NULL || since < stalled_since)
                 stalled = c, stalled_since = since;
         } else if (c->in_len == 0 && c->out_len == 0) {
-            struct client **best = readable(c->fd) ? &busy_idle : &idle;
+            bool unread = readable(c->fd);
+            struct client **best = unread ? &busy_idle : &idle;
+            if (unread && s->starter != 0 && c->peer_pid == s->starter)
+                best = &starters;
             if (*best == NULL || c->last_active < (*best)->last_active)
                 *best = c;
         }
     }
     struct client *victim = stalled != NULL ? stalled : idle != NULL ? idle : busy_idle;
-    if (victim != NULL)
+    if (victim == NULL && parked != NULL) {
+        victim = parked;
+        victim->parked = 0; /* a put's item was never added */
+        reply_error(victim, MGR_E_EVICTED, "closed to make room for another connection; "
+                    "nothing was taken or added: send the request again");
+        victim->closing = true;
+        flush_reply(victim); /* and closes it, unless its socket is full */
+    }
+    if (victim == NULL)
+        victim = starters;
+    if (victim != NULL && victim->fd != -1)
         close_client(victim);
     return victim;
+}
+
+/* Send a newcomer one error reply, best effort, and close it. */
+static void refuse(int fd, int code, const char *why)
+{
+    uint8_t frame[512];
+    size_t n = mgr_encode_error(code, why, frame, sizeof frame);
+    send(fd, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
 }
 
 /* Take a new connection, if it is from our own user and there is room. */
 static void accept_client(struct server *s)
 {
     int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    /* Out of descriptors: as good as a full table.  Close a connection
+     * the way make_room() chooses, and take the newcomer in its place. */
+    if (fd == -1 && (errno == EMFILE || errno == ENFILE) && make_room(s) != NULL)
+        fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd == -1 && (errno == EMFILE || errno == ENFILE) && s->spare_fd != -1) {
-        /* Out of descriptors: the connection would stay pending and poll
-         * would wake us again at once.  Free the spare, take it, drop it. */
+        /* Nobody to close: the connection would stay pending and poll
+         * would wake us again at once.  Free the spare, take it, refuse
+         * it, and keep the spare again. */
         close(s->spare_fd);
         fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd != -1)
-            close(fd);
+            refuse(fd, MGR_E_TOO_MANY, "too many connections: the manager is out of "
+                   "descriptors");
         s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         return;
     }
     if (fd == -1)
         return; /* e.g. the peer already left; nothing to do */
 
-    uint8_t frame[512];
     struct ucred peer;
     socklen_t len = sizeof peer;
     const char *refusal = NULL;
@@ -559,8 +593,9 @@ static void accept_client(struct server *s)
     for (int k = 0; k < MGR_MAX_CLIENTS && c == NULL; k++)
         if (s->clients[k].fd == -1)
             c = &s->clients[k];
+    int code = MGR_E_PERMISSION; /* the refusal above, unless one below */
     if (refusal == NULL && c == NULL && (c = make_room(s)) == NULL)
-        refusal = "too many connections";
+        refusal = "too many connections", code = MGR_E_TOO_MANY;
     if (refusal == NULL) {
         c->in = malloc(BUFFER_SIZE);
         c->out = malloc(BUFFER_SIZE);
@@ -568,13 +603,11 @@ static void accept_client(struct server *s)
             free(c->in);
             free(c->out);
             c->in = c->out = NULL;
-            refusal = "out of memory";
+            refusal = "out of memory", code = MGR_E_NO_MEMORY;
         }
     }
     if (refusal != NULL) {
-        size_t n = mgr_encode_error(MGR_E_BAD_REQUEST, refusal, frame, sizeof frame);
-        send(fd, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort */
-        close(fd);
+        refuse(fd, code, refusal);
         return;
     }
     c->fd = fd;
@@ -627,10 +660,14 @@ static int expire_stalled(struct server *s)
 
 /* The poll loop: until a stop signal, or a SHUTDOWN from the starter.
  * Every wait in it is bounded by the next deadline (a parked get's, a
- * stalled frame's); no client can block it. */
-static void serve(struct server *s)
+ * stalled frame's); no client can block it.  Returns 0, or -1 if poll(2)
+ * itself failed (mgr_error() says why). */
+static int serve(struct server *s)
 {
+    /* Only live descriptors go to poll: nfds above RLIMIT_NOFILE is EINVAL
+     * even when most entries are -1.  slot[i] is the client of fds[i]. */
     struct pollfd fds[2 + MGR_MAX_CLIENTS];
+    int slot[2 + MGR_MAX_CLIENTS];
     while (!s->stopping) {
         /* A client whose input was held back (by a reply or a parking) may
          * have whole frames waiting: look at them before sleeping.  A
@@ -652,28 +689,32 @@ static void serve(struct server *s)
         int n = 0;
         fds[n++] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
         fds[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+        int first_client = n;
         for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
             struct client *c = &s->clients[k];
+            if (c->fd == -1)
+                continue;
             /* POLLHUP and POLLERR, a peer gone, come whatever is asked. */
             short events = 0;
             if (c->out_len > 0)
                 events = POLLOUT;
             else if (!c->parked && !c->half_closed)
                 events = POLLIN;
-            fds[n++] = (struct pollfd){ .fd = c->fd, .events = events }; /* -1: skipped */
+            slot[n] = k;
+            fds[n++] = (struct pollfd){ .fd = c->fd, .events = events };
         }
         if (poll(fds, (nfds_t)n, timeout) == -1) {
             if (errno == EINTR)
                 continue;
-            return; /* cannot happen with valid arguments; stop cleanly */
+            return mgr_fail("poll: %s", strerror(errno));
         }
         if (fds[0].revents & POLLIN)
-            return; /* SIGTERM, SIGINT or SIGHUP: the program is going away */
-        for (int k = 0; k < MGR_MAX_CLIENTS; k++) {
-            struct client *c = &s->clients[k];
-            short rev = fds[2 + k].revents;
-            if (c->fd == -1 || rev == 0)
-                continue;
+            return 0; /* SIGTERM, SIGINT or SIGHUP: the program is going away */
+        for (int i = first_client; i < n; i++) {
+            struct client *c = &s->clients[slot[i]];
+            short rev = fds[i].revents;
+            if (c->fd != fds[i].fd || rev == 0)
+                continue; /* closed (or the slot reused) since the poll */
             if (rev & POLLOUT)
                 flush_reply(c);
             if (c->fd != -1 && (rev & POLLIN))
@@ -689,6 +730,7 @@ static void serve(struct server *s)
         if (fds[1].revents & POLLIN)
             accept_client(s);
     }
+    return 0;
 }
 
 /* ============================================================ descriptors */
@@ -803,13 +845,16 @@ static const char *step_name(int32_t what)
     return "start-up";
 }
 
-/* Tell mgr_start() how start-up went, in one write (atomic: < PIPE_BUF). */
-static void report(int fd, int32_t what, int32_t value)
+/* Tell mgr_start() how start-up went, in one write (atomic: < PIPE_BUF).
+ * Returns false if nobody read it: the starter has gone (EPIPE; the caller
+ * must ignore SIGPIPE). */
+static bool report(int fd, int32_t what, int32_t value)
 {
     struct start_report r = { what, value };
-    if (write(fd, &r, sizeof r) != sizeof r) {
-        /* The starter has gone: there is nobody left to tell. */
-    }
+    ssize_t w;
+    while ((w = write(fd, &r, sizeof r)) == -1 && errno == EINTR)
+        ;
+    return w == (ssize_t)sizeof r;
 }
 
 /* Remove the socket and its directory; either may be gone already. */
@@ -828,13 +873,30 @@ static void stop_signals(sigset_t *set)
     sigaddset(set, SIGHUP);
 }
 
-/* $MGR_FRAME_TIMEOUT_MS if it is a positive number, else the default. */
+/* The environment variable `name` if it is a whole number of ms from 1 to
+ * an hour (nothing else around it), else `fallback`. */
+static int env_ms(const char *name, int fallback)
+{
+    const char *e = getenv(name);
+    if (e == NULL || *e == '\0')
+        return fallback;
+    char *end;
+    errno = 0;
+    long ms = strtol(e, &end, 10);
+    if (errno != 0 || *end != '\0' || ms < 1 || ms > 3600000)
+        return fallback;
+    return (int)ms;
+}
+
+/* $MGR_FRAME_TIMEOUT_MS if it is a valid number (env_ms), else the default. */
 static int frame_timeout_ms(void)
 {
-    const char *e = getenv("MGR_FRAME_TIMEOUT_MS");
-    int ms = e != NULL && *e != '\0' ? atoi(e) : 0;
-    return ms > 0 ? ms : MGR_FRAME_TIMEOUT_MS_DEFAULT;
+    return env_ms("MGR_FRAME_TIMEOUT_MS", MGR_FRAME_TIMEOUT_MS_DEFAULT);
 }
+
+/* Set by serve_on(): did its loop end on an error (poll failed)?
+ * mgr_error() then says why. */
+static bool serve_failed;
 
 /* The server proper: set up, serve until told to stop, let go of
  * everything.  signal_fd is a signalfd for the stop signals (blocked). */
@@ -849,7 +911,7 @@ static void serve_on(int listen_fd, int signal_fd, pid_t starter, int frame_ms)
     s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     for (int k = 0; k < MGR_MAX_CLIENTS; k++)
         s.clients[k].fd = -1;
-    serve(&s);
+    serve_failed = serve(&s) == -1;
 
     /* Last replies (the shutdown's "ok") go out, then everything goes. */
     for (int k = 0; k < MGR_MAX_CLIENTS; k++)
@@ -886,6 +948,8 @@ int mgr_serve(int listen_fd, pid_t starter)
      * other pending one is dropped with it before the mask comes back. */
     sigprocmask(SIG_SETMASK, &old, NULL);
     sigaction(SIGPIPE, &pipe_was, NULL);
+    if (serve_failed)
+        return -1; /* mgr_error(): the poll that failed */
     return 0;
 }
 
@@ -923,15 +987,21 @@ static _Noreturn void run_server(int listen_fd, int exit_wr, pid_t starter,
     report(exit_wr, 'R', (int32_t)getpid());
     serve_on(listen_fd, signal_fd, starter, frame_ms);
     remove_files(m);
+    if (serve_failed) {
+        /* Nobody waits for a return value here: say it where the starter's
+         * errors go, and exit with a failure. */
+        fprintf(stderr, "manager (process %ld): %s: the server stopped\n", (long)getpid(),
+                mgr_error());
+        _exit(1);
+    }
     _exit(0);
 }
 
-/* $MGR_SHUTDOWN_TIMEOUT_MS if it is a positive number, else the default. */
+/* $MGR_SHUTDOWN_TIMEOUT_MS if it is a valid number (env_ms), else the
+ * default. */
 static int shutdown_timeout_ms(void)
 {
-    const char *e = getenv("MGR_SHUTDOWN_TIMEOUT_MS");
-    int ms = e != NULL && *e != '\0' ? atoi(e) : MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT;
-    return ms > 0 ? ms : MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT;
+    return env_ms("MGR_SHUTDOWN_TIMEOUT_MS", MGR_SHUTDOWN_TIMEOUT_MS_DEFAULT);
 }
 
 /* Wait up to ms for one of the (blocked) signals in set: true if one came. */
@@ -952,7 +1022,8 @@ static bool wait_signal(const sigset_t *set, int ms)
 
 /* The keeper of a server program: it runs the program in a child of its
  * own, waits for it, and removes the socket and the directory after it,
- * however it ended.  If the starter dies, it stops the program. */
+ * however it ended.  If the starter dies, it stops the program - also when
+ * the starter dies before it has read the report "ready". */
 static _Noreturn void run_keeper(const char *path, int listen_fd, int exit_wr, pid_t starter,
                                  const struct mgr *m)
 {
@@ -960,6 +1031,10 @@ static _Noreturn void run_keeper(const char *path, int listen_fd, int exit_wr, p
     stop_signals(&wake);
     sigaddset(&wake, SIGCHLD);
     signal(SIGCHLD, SIG_DFL); /* not SIG_IGN: we want to reap the program */
+    /* A report to a starter that has died is EPIPE, not death by SIGPIPE,
+     * which would leave the socket and the directory behind.  (The program
+     * gets SIGPIPE's default back before execv.) */
+    signal(SIGPIPE, SIG_IGN);
     sigprocmask(SIG_BLOCK, &wake, NULL);
     int32_t failed = 0;
     int en = 0;
@@ -1027,11 +1102,13 @@ static _Noreturn void run_keeper(const char *path, int listen_fd, int exit_wr, p
         report(exit_wr, failed, en);
         _exit(1);
     }
-    report(exit_wr, 'R', (int32_t)program);
+    /* Nobody took "ready": the starter died during start-up.  Stop the
+     * program at once, as if the starter's death signal had come. */
+    bool starter_gone = !report(exit_wr, 'R', (int32_t)program);
 
     int status = 0;
     for (;;) {
-        int sig = sigwaitinfo(&wake, NULL);
+        int sig = starter_gone ? SIGTERM : sigwaitinfo(&wake, NULL);
         if (sig == SIGCHLD) {
             pid_t w = waitpid(program, &status, WNOHANG);
             if (w == program || (w == -1 && errno == ECHILD))
@@ -1181,7 +1258,8 @@ static bool readable_by(int fd, long long until)
  * or -1 (mgr_error()). */
 static int ask_to_stop(const struct mgr *m, long long until)
 {
-    int fd = proxy_connect(m->address, m->owner);
+    long long left = until - now_ms();
+    int fd = proxy_connect_within(m->address, m->owner, left > 0 ? (int)left : 1);
     if (fd == -1)
         return -1;
     uint8_t frame[512];

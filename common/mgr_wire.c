@@ -123,6 +123,8 @@ const char *mgr_errname(int code)
         [MGR_E_TYPE] = "TypeError",         [MGR_E_KEY] = "KeyError",
         [MGR_E_INDEX] = "IndexError",       [MGR_E_EMPTY] = "Empty",
         [MGR_E_FULL] = "Full",              [MGR_E_PERMISSION] = "PermissionError",
+        [MGR_E_TOO_MANY] = "TooManyConnections", [MGR_E_NO_MEMORY] = "MemoryError",
+        [MGR_E_EVICTED] = "Evicted",
     };
     if (code > 0 && (size_t)code < sizeof names / sizeof names[0])
         return names[code];

@@ -109,7 +109,14 @@ enum mgr_errcode {
     MGR_E_INDEX,           /* IndexError: index out of range */
     MGR_E_EMPTY,           /* queue.Empty: get timed out */
     MGR_E_FULL,            /* a limit (items, objects) was reached */
-    MGR_E_PERMISSION,      /* PermissionError: SHUTDOWN from another process */
+    MGR_E_PERMISSION,      /* PermissionError: SHUTDOWN from another process,
+                              or a connection from another user */
+    /* Refusals of a connection, each sent just before the server closes it: */
+    MGR_E_TOO_MANY,        /* TooManyConnections: no room, nobody to close */
+    MGR_E_NO_MEMORY,       /* MemoryError: no buffers for the newcomer */
+    MGR_E_EVICTED,         /* Evicted: a parked get or put was closed to make
+                              room; nothing was taken or added - send the
+                              request again (the proxy does) */
 };
 
 /* The name of an error code: "KeyError", "Empty", ...  Never NULL. */

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -35,6 +37,18 @@ static void forget_parents_connection(void)
     proxy_disconnect();
 }
 
+/* The longest proxy_connect() may wait for room in the server's backlog,
+ * in this thread: -1 for ever; proxy_connect_within() sets it. */
+static _Thread_local int connect_wait_ms = -1;
+
+int proxy_connect_within(const char *address, pid_t server_pid, int timeout_ms)
+{
+    connect_wait_ms = timeout_ms < 1 ? 1 : timeout_ms;
+    int fd = proxy_connect(address, server_pid);
+    connect_wait_ms = -1;
+    return fd;
+}
+
 int proxy_connect(const char *address, pid_t server_pid)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -42,11 +56,28 @@ int proxy_connect(const char *address, pid_t server_pid)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return mgr_fail("socket: %s", strerror(errno));
+    /* A blocking connect(2) to an AF_UNIX socket whose backlog is full
+     * waits until the server accepts - for ever, if it is stopped - or
+     * until SO_SNDTIMEO, after which it fails with EAGAIN.  (A nonblocking
+     * one fails at once with EAGAIN, and there is no POLLOUT to wait for.) */
+    struct timeval wait = { connect_wait_ms / 1000, connect_wait_ms % 1000 * 1000 };
+    if (connect_wait_ms > 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait) == -1) {
+        int en = errno;
+        close(fd);
+        return mgr_fail("SO_SNDTIMEO: %s", strerror(en));
+    }
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
         int en = errno;
         close(fd);
+        if (en == EAGAIN && connect_wait_ms > 0)
+            return mgr_fail("connect to the manager at %s: its backlog stayed full for %d ms",
+                            address, connect_wait_ms);
         return mgr_fail("connect to the manager at %s: %s", address, strerror(en));
     }
+    struct timeval never = { 0, 0 };
+    if (connect_wait_ms > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &never, sizeof never); /* blocking again */
     /* Who listens there?  The kernel recorded it when the socket was made
      * to listen; nobody can fake it. */
     struct ucred peer;
@@ -128,13 +159,66 @@ static int send_request(int fd, const uint8_t *frame, size_t n)
 /* Tries of one request on connections the server closed unread. */
 #define MAX_ATTEMPTS 8
 
+/* The pause before a parked get or put that was evicted goes back: with
+ * more processes parked than the server has connections, each return
+ * evicts another, and this keeps that round from spinning. */
+#define EVICTED_PAUSE_MS 10
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Error replies after which the server closes the connection (or may
+ * have): a lost framing, a refused newcomer, an evicted get or put. */
+static bool closes_connection(int errcode)
+{
+    return errcode == MGR_E_BAD_REQUEST || errcode == MGR_E_TOO_MANY ||
+           errcode == MGR_E_NO_MEMORY || errcode == MGR_E_PERMISSION ||
+           errcode == MGR_E_EVICTED;
+}
+
+static int call_once(const char *address, pid_t server_pid, const struct mgr_request *req,
+                     struct mgr_reply *reply);
+
 /* One request, one reply.  On an error reply, mgr_error() is
  * "KeyError: 'x'" and the like.  A broken connection is closed, so the next
- * call tries afresh. */
-static int call(const char *address, pid_t server_pid, const struct mgr_request *req,
+ * call tries afresh.  A get or put parked on the server and evicted from
+ * it (MGR_E_EVICTED: nothing taken, nothing added) is sent again, a get
+ * with the part of its timeout that is left. */
+static int call(const char *address, pid_t server_pid, struct mgr_request *req,
                 struct mgr_reply *reply)
 {
+    int32_t timeout_ms = req->timeout_ms;
+    long long until = now_ms() + timeout_ms;
+    for (;;) {
+        int rc = call_once(address, server_pid, req, reply);
+        if (rc == 0 || reply->ok || reply->errcode != MGR_E_EVICTED ||
+            (req->op != MGR_OP_QUEUE_GET && req->op != MGR_OP_QUEUE_PUT)) {
+            req->timeout_ms = timeout_ms;
+            return rc;
+        }
+        long long left = until - now_ms();
+        int pause_ms = EVICTED_PAUSE_MS;
+        if (req->op == MGR_OP_QUEUE_GET && timeout_ms >= 0 && left < pause_ms)
+            pause_ms = left > 0 ? (int)left : 0;
+        poll(NULL, 0, pause_ms);
+        if (req->op == MGR_OP_QUEUE_GET && timeout_ms > 0) {
+            left = until - now_ms();
+            req->timeout_ms = left > 0 ? (int32_t)left : 0; /* 0: one last look */
+        }
+    }
+}
+
+/* call() without the re-sending of an evicted request.  reply->ok is false
+ * and reply->errcode set when the server answered with an error. */
+static int call_once(const char *address, pid_t server_pid, const struct mgr_request *req,
+                     struct mgr_reply *reply)
+{
     static uint8_t frame[4 + MGR_FRAME_MAX];
+    reply->ok = true; /* until an error reply says otherwise */
     size_t n = mgr_encode_request(req, frame, sizeof frame);
     if (n == 0)
         return mgr_fail("request too large for one frame");
@@ -161,12 +245,13 @@ static int call(const char *address, pid_t server_pid, const struct mgr_request 
     }
     char why[128];
     if (mgr_decode_reply(frame + 4, (size_t)got, reply, why, sizeof why) == -1) {
+        reply->ok = true; /* not an error reply: no errcode to go by */
         proxy_disconnect();
         return mgr_fail("bad reply from the manager: %s", why);
     }
     if (!reply->ok) {
-        if (reply->errcode == MGR_E_BAD_REQUEST)
-            proxy_disconnect(); /* the server may have closed it */
+        if (closes_connection(reply->errcode))
+            proxy_disconnect(); /* the server has closed it, or may have */
         return mgr_fail("%s: %s", mgr_errname(reply->errcode), reply->message);
     }
     return 0;

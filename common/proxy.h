@@ -13,12 +13,21 @@
  *
  * Each new connection checks who answers, before a byte is sent: the
  * socket's SO_PEERCRED must show our own uid and the pid of the process
- * that made the manager's socket (struct mgr's `owner`).  The server's
- * directory is removed when it stops, so once it is gone anyone can make
- * the same path again and listen there; a proxy used after that refuses
- * with "the server at PATH belongs to uid N, not to you: refusing" (or
- * "... is process N, not the manager (process M): refusing"), and the
- * impostor receives nothing.
+ * that made the manager's socket (struct mgr's `owner`).  On our side of
+ * the connection, SO_PEERCRED shows whoever called listen(2) - for a
+ * manager, always its starter - so the pid check ties the connection to
+ * the very socket the starter made, not to the process that serves it;
+ * the uid check is the real defence.  The server's directory is removed
+ * when it stops, so once it is gone anyone can make the same path again
+ * and listen there; a proxy used after that refuses with "the server at
+ * PATH belongs to uid N, not to you: refusing" (another user), or "... is
+ * process N, not the manager (process M): refusing" (our own user, another
+ * listener), and the impostor receives nothing.
+ *
+ * A get or put parked on the server may be evicted to make room for a
+ * newcomer (MGR_E_EVICTED, manager.h): nothing was taken or added, and
+ * the proxy sends it again after a short pause (10 ms), a get with what
+ * is left of its timeout - the caller sees only the final answer.
  *
  * A connection the server closed to make room for another client
  * (manager.h) is made again, and the request sent on the new one - only
@@ -45,7 +54,8 @@
 
 struct proxy {
     char address[sizeof(((struct mgr *)0)->address)];
-    pid_t server_pid; /* what SO_PEERCRED must show (0: check the uid only) */
+    pid_t server_pid; /* what SO_PEERCRED must show: the starter, who
+                         called listen(2) (0: check the uid only) */
     uint32_t id;
     enum mgr_kind kind;
 };
@@ -84,8 +94,14 @@ int proxy_items(const struct proxy *p, struct mgr_item *items, size_t *n);
 /* A new connection of its own to the server at address (not this
  * process's shared one), checked as above: uid ours, and the pid
  * server_pid unless that is 0.  Returns the socket (close-on-exec,
- * blocking), or -1 (mgr_error() says why).  mgr_shutdown() uses it. */
+ * blocking), or -1 (mgr_error() says why). */
 int proxy_connect(const char *address, pid_t server_pid);
+
+/* proxy_connect(), but the connect(2) waits at most timeout_ms (at least
+ * 1) for room in the server's listen backlog - full while a server is
+ * stopped or flooded - then fails ("its backlog stayed full").  The socket
+ * it returns is blocking, with no timeout.  mgr_shutdown() uses it. */
+int proxy_connect_within(const char *address, pid_t server_pid, int timeout_ms);
 
 /* Close this process's connection, if it has one. */
 void proxy_disconnect(void);

@@ -32,9 +32,11 @@ probe_cases_any_user() {
 
 # Garbage, cut-short and oversized frames, unknown objects and operations,
 # clients that die mid-request, a SHUTDOWN from a stranger, an impostor at a
-# stopped manager's address, 64 stalled clients, 70 processes with proxies,
-# a stopped server: each gets an error, loses its connection or is refused,
-# and after each one the stored data is intact and the server answers.
+# stopped manager's address, 64 stalled clients, 64 parked gets, 70
+# processes with proxies, a server short of descriptors, a stopped server
+# with a full backlog, starters killed while starting: each gets an error,
+# loses its connection or is refused, nothing is left behind, and after
+# each one the stored data is intact and the server answers.
 test_manager_dict__the_server_survives_bad_clients() {
     TIMEOUT_CAUSE="a case of manager_probe hangs: is a deadline missing (mgr_shutdown, a stalled frame)?"
     run_cmd "${TOOLS_DIR}/manager_probe" --cases "$(probe_cases_any_user)" || return
@@ -49,8 +51,8 @@ test_manager_dict__the_server_survives_bad_clients() {
 # whatever the wording.
 test_manager_dict__a_server_program_passes_the_probe() {
     local cases=garbage,oversized-length,missing-key,killed-mid-request,parked-get
-    cases=${cases},shutdown-by-other,impostor,stalled-clients,many-clients
-    cases=${cases},stopped-server,no-close-range
+    cases=${cases},shutdown-by-other,impostor,stalled-clients,parked-clients,many-clients
+    cases=${cases},low-fd-limit,out-of-fds,stopped-server,killed-starter,no-close-range
     TIMEOUT_CAUSE="a case of manager_probe hangs against a server program: does the keeper wait for it?"
     run_cmd "${TOOLS_DIR}/manager_probe" --self-server --brief --cases "${cases}" || return
     TIMEOUT_CAUSE=

@@ -18,6 +18,7 @@
  * README.md beside this file.
  *
  * Expected output (the address varies from run to run):
+ *     MainProcess: the char array in shared memory holds an older string, 'an older message, longer still'
  *     Writer: my string 'Hello from the writer' is at 0x55d4c2a1e040 in my memory
  *     Writer: stored that address in shared memory
  *     Reader: the char array in shared memory holds 'Hello from the writer'
@@ -32,6 +33,9 @@
 #include "shared.h"
 
 #define MESSAGE "Hello from the writer"
+/* What the char array holds before the writer's copy: 30 characters and
+ * its '\0', longer than MESSAGE. */
+#define OLDER "an older message, longer still"
 
 /* Two ways to put a string in the shared mapping. */
 struct shared_strings {
@@ -50,9 +54,10 @@ static void writer(void *arg)
 
     shared->pointer = own_string;
     say("stored that address in shared memory");
-    /* TODO: share the string the way that works: copy its characters,
-     * with the terminating '\0', into the char array in the shared
-     * struct (snprintf(3) cannot write past the end of it). */
+    /* TODO: share the string the way that works: put its characters
+     * into the char array in the shared struct, so that the reader finds
+     * exactly this string there - not one character more, whatever the
+     * array held before - and never write past the end of the array. */
 }
 
 static void reader(void *arg)
@@ -75,6 +80,11 @@ int main(int argc, char *argv[])
         usage_exit("string_trap", "unexpected argument '%s'", argv[1]);
 
     struct shared_strings *shared = shared_map(sizeof *shared);
+    /* Shared memory is not always fresh: this array still holds an older,
+     * longer string, as memory that is used again does.  A copy must
+     * bring its own end. */
+    snprintf(shared->text, sizeof shared->text, "%s", OLDER);
+    say("the char array in shared memory holds an older string, '%s'", shared->text);
 
     /* One after the other: joining the writer orders its writes before
      * the reader's reads, so no lock is needed here. */

@@ -2,30 +2,41 @@
  *
  * usage: shared_array             the seed's writer and reader (squares)
  *        shared_array doubles     Array('d', range(10)), halved by a child
- *        shared_array snapshot    a lock per access against one lock held
- *                                 across the whole read
+ *        shared_array held        a writer holds the lock across a whole
+ *                                 write; the reader's a[i] must wait
+ *        shared_array snapshot    list(a), a lock per access, against one
+ *                                 lock held across the whole read, and a[:]
  *
  * The C version of seed 002's multiprocessing.Array(ctypes.c_int, 5) and
  * seed 000's Array('d', range(10)).  An Array is a C array in a MAP_SHARED
- * mapping with one lock for the whole array, an RLock: the process that
- * holds it may take it again.  Python takes that lock around every single
- * a[i]; a read of several elements that must fit together (a snapshot)
- * has to hold it across all of them: with a.get_lock(): snap = list(a).
+ * mapping with one lock for the whole array, recursive like Python's
+ * RLock: the thread that holds it may take it again.  Python takes that
+ * lock around every single a[i]; a read of several elements that must fit
+ * together (a snapshot) has to hold it across all of them - with
+ * a.get_lock(): snap = list(a) - or take it once for a copy: a[:].
  *
  * The writer and the reader take turns as in lesson 03, so every list is
- * printed once.  The snapshot run shows what a lock per access allows: the
- * reader stops halfway through its read, as if the scheduler had taken
- * the CPU away right there, and lets the writer try to change the array.
- * Your job: the TODO in read_whole().  The lesson is in README.md beside
- * this file; `make check` tells you how you are doing.
+ * printed once.  The held run stops a writer halfway through a write it
+ * makes under the lock, and lets the reader read: its a[i] must wait.  The
+ * snapshot run stops the reader halfway through its read, as if the
+ * scheduler had taken the CPU away right there, and lets the writer try to
+ * change the array.  Both are staged, so they end the same way every time.
+ *
+ * Your job: the four TODOs - the array's lock (init_array_lock), a[i]
+ * (get), and the two ways to read the array whole (read_whole,
+ * read_slice).  The lesson is in README.md beside this file; `make check`
+ * tells you how you are doing, and `make hint` helps when you are stuck.
  *
  * Expected output: see README.md.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "checked.h"
 #include "errors.h"
@@ -34,7 +45,7 @@
 #include "say.h"
 #include "shared.h"
 
-#define USAGE "shared_array [doubles | snapshot]"
+#define USAGE "shared_array [doubles | held | snapshot]"
 #define LENGTH 5
 
 /* Array(ctypes.c_int, 5): five ints and the array's lock.  The writer and
@@ -44,9 +55,11 @@
 struct int_array {
     pthread_mutex_t lock;      /* a.get_lock(): recursive, process-shared */
     int v[LENGTH];
-    pthread_mutex_t turn_lock; /* guards the two counters */
+    pthread_mutex_t turn_lock; /* guards the counters and the pids */
     int writer_steps;          /* how many steps the writer has made */
-    int reader_steps;          /* how many of them the reader has seen */
+    int reader_steps;          /* how many steps the reader has made */
+    pid_t writer_pid;          /* each says who it is, so that the other */
+    pid_t reader_pid;          /* can see what it is doing (/proc) */
 };
 
 /* Array('d', range(10)): ten doubles and their lock. */
@@ -91,14 +104,59 @@ static const char *list_str(struct text *t, const int *ints, const double *doubl
     return t->s;
 }
 
+/* ---------------------------------------------------------------- the lock */
+
+/* Initialise *lock as the lock of an Array: a mutex that works between
+ * processes and that the thread holding it may lock again (Python's RLock).
+ * Call it once, on shared memory, before any child exists.  Ends the
+ * process if a call fails. */
+static void init_array_lock(pthread_mutex_t *lock)
+{
+    /* TODO 1: initialise *lock as lesson 03 did its Value's lock - a
+     * mutex that a process other than this one can wait for and be woken
+     * from - and, new here, one that the thread holding it may lock again
+     * without waiting for itself (read_whole() will need that).  Find the
+     * attribute in pthread_mutexattr_settype(3).  Check every call's
+     * result with err_exit_en().  Until you do, *lock stays the zeroed
+     * memory shared_map() gave: on Linux that happens to act as a plain
+     * mutex private to one process. */
+    (void)lock;
+}
+
+/* Lock the array's lock in the writer or the parent, or say why not: a
+ * lock held this long is one that its last taker never let go. */
+static void lock_array(pthread_mutex_t *lock)
+{
+    if (!shared_lock_patiently(lock))
+        fatal("%s waited %d s for the array's lock, and it was never let "
+              "go: is every lock of it matched by an unlock (get(), "
+              "read_whole(), read_slice())?", speaker(), SHARED_PATIENCE_S);
+}
+
 /* ---------------------------------------------------------------- turns */
 
 static struct int_array *make_int_array(void)
 {
     struct int_array *a = shared_map(sizeof *a); /* zeroed: [0, 0, 0, 0, 0] */
-    shared_mutex_init(&a->lock, SHARED_MUTEX_RECURSIVE);
+    init_array_lock(&a->lock);
     shared_mutex_init(&a->turn_lock, SHARED_MUTEX_PLAIN);
     return a;
+}
+
+/* Say who this process is: *who = its pid, for the other process. */
+static void i_am(struct int_array *a, pid_t *who)
+{
+    Pthread_mutex_lock(&a->turn_lock);
+    *who = getpid();
+    Pthread_mutex_unlock(&a->turn_lock);
+}
+
+static int counter_of(struct int_array *a, const int *counter)
+{
+    Pthread_mutex_lock(&a->turn_lock);
+    int n = *counter;
+    Pthread_mutex_unlock(&a->turn_lock);
+    return n;
 }
 
 /* Add one to a step counter: a signal to the other process. */
@@ -109,58 +167,112 @@ static void step(struct int_array *a, int *counter)
     Pthread_mutex_unlock(&a->turn_lock);
 }
 
-/* Wait until the other process has made `n` steps, or give up loudly. */
-static void wait_for(struct int_array *a, int *counter, int n)
+/* Wait until the other process has made `n` steps, or give up loudly:
+ * with `if_stuck` when the other process sleeps waiting for a lock (the
+ * array's: the turn lock is never held for long). */
+static void wait_for(struct int_array *a, int *counter, int n, const char *if_stuck)
 {
-    if (!shared_wait_until(&a->turn_lock, counter, n))
-        fatal("%s gave up waiting for step %d of the other process: "
-              "is the memory really shared?", speaker(), n);
+    if (shared_wait_until(&a->turn_lock, counter, n))
+        return;
+    bool writer = counter == &a->writer_steps;
+    Pthread_mutex_lock(&a->turn_lock);
+    pid_t other = writer ? a->writer_pid : a->reader_pid;
+    Pthread_mutex_unlock(&a->turn_lock);
+    if (other > 0 && shared_sleeps_on_a_futex(other))
+        fatal("%s gave up waiting for step %d of the %s, which sleeps "
+              "waiting for a lock: %s", speaker(), n,
+              writer ? "Writer" : "Reader", if_stuck);
+    fatal("%s gave up waiting for step %d of the %s: has it ended? (see "
+          "its message)", speaker(), n, writer ? "Writer" : "Reader");
+}
+
+/* What every run's parent does at the end: join both.  If the writer
+ * failed, the reader may wait for ever: end it. */
+static void join_both(pid_t w, pid_t r)
+{
+    int writer_status = process_join(w);
+    if (writer_status != 0)
+        kill(r, SIGKILL);
+    int reader_status = process_join(r);
+    if (writer_status != 0 || reader_status != 0)
+        fatal("the writer or the reader failed (exit status %d and %d)",
+              writer_status, reader_status);
 }
 
 /* ---------------------------------------------------------------- reading */
 
-/* What Python's list(a) does: take the lock for each element on its own.
- * The reader stops after `stop_at` elements (LENGTH: never) and lets the
- * writer try to change the array before it reads the rest. */
+/* a[i]: element i, read under the array's lock, taken for this one read
+ * (Python's SynchronizedArray.__getitem__). */
+static int get(struct int_array *a, int i)
+{
+    /* TODO 2: return element i of the array, read while this process
+     * holds the array's lock (a->lock), taken for this one read only, as
+     * Python's a[i] does.  checked.h has lock and unlock wrappers that
+     * check their result. */
+    (void)a;
+    (void)i;
+    return 0;
+}
+
+/* The staged stop of the snapshot run: before element `stop_at` (LENGTH:
+ * never), tell the writer to go, and wait until it has tried. */
+static void maybe_stop(struct int_array *a, int i, int stop_at)
+{
+    if (i != stop_at)
+        return;
+    step(a, &a->reader_steps); /* "writer, go now" */
+    wait_for(a, &a->writer_steps, 1,
+             "is the array's lock ever unlocked after the reader's lock?");
+}
+
+/* list(a): one a[i] after the other, each under the lock on its own. */
 static void read_each(struct int_array *a, int snap[LENGTH], int stop_at)
 {
     for (int i = 0; i < LENGTH; i++) {
-        if (i == stop_at) {
-            step(a, &a->reader_steps);             /* "writer, go now" */
-            wait_for(a, &a->writer_steps, 1);      /* it is done, or stuck */
-        }
-        Pthread_mutex_lock(&a->lock);
-        snap[i] = a->v[i];
-        Pthread_mutex_unlock(&a->lock);
+        maybe_stop(a, i, stop_at);
+        snap[i] = get(a, i);
     }
 }
 
 /* with a.get_lock(): snap = list(a) -- one lock held across the whole
  * read, so that no write can come between two of its elements.  The lock
- * is recursive, so read_each() may take it again inside. */
+ * is recursive, so the a[i] inside may take it again. */
 static void read_whole(struct int_array *a, int snap[LENGTH], int stop_at)
 {
-    /* TODO: make this read one step for every other process: hold the
-     * array's lock (a->lock) from before the first element is read until
-     * after the last (checked.h has the wrappers).  read_each() takes the
-     * same lock for each element; that is allowed, the lock is recursive. */
+    /* TODO 3: make this read one step for every other process: no write
+     * may come between two of its elements, wherever the reader is
+     * stopped.  Keep reading through read_each(). */
+    read_each(a, snap, stop_at);
+}
+
+/* snap = a[:] -- the lock taken once, for a copy of every element. */
+static void read_slice(struct int_array *a, int snap[LENGTH], int stop_at)
+{
+    /* TODO 4: copy all LENGTH elements into snap taking the array's lock
+     * once, as Python's a[:] does, so that the copy is all from one
+     * moment.  Call maybe_stop(a, i, stop_at) before copying element i,
+     * as read_each() does: that is where the snapshot run stops the
+     * reader.  Until you do, this reads like list(a). */
     read_each(a, snap, stop_at);
 }
 
 /* ---------------------------------------------------------------- squares */
 
+#define IF_NEVER_UNLOCKED "is the array's lock unlocked after every lock?"
+
 static void squares_writer(void *arg)
 {
     struct int_array *a = arg;
+    i_am(a, &a->writer_pid);
     struct text t;
     for (int i = 0; i < LENGTH; i++) {
-        Pthread_mutex_lock(&a->lock);
+        lock_array(&a->lock);
         a->v[i] = i * i;
-        list_str(&t, a->v, NULL, i + 1);
+        list_str(&t, a->v, NULL, i + 1);     /* print(list(a[:i + 1])) */
         Pthread_mutex_unlock(&a->lock);
         say("%s", t.s);                      /* print, then let the reader go */
         step(a, &a->writer_steps);
-        wait_for(a, &a->reader_steps, i + 1);
+        wait_for(a, &a->reader_steps, i + 1, IF_NEVER_UNLOCKED);
         pace_wait(1);
     }
 }
@@ -168,11 +280,12 @@ static void squares_writer(void *arg)
 static void squares_reader(void *arg)
 {
     struct int_array *a = arg;
+    i_am(a, &a->reader_pid);
     struct text t;
     int snap[LENGTH];
     for (int n = 1;; n++) {
-        wait_for(a, &a->writer_steps, n);
-        read_whole(a, snap, LENGTH);
+        wait_for(a, &a->writer_steps, n, IF_NEVER_UNLOCKED);
+        read_each(a, snap, LENGTH);          /* print(list(a)) */
         if (snap[0] == -1) {
             say("the first element is -1: stopping");
             return;
@@ -189,15 +302,19 @@ static void squares(void)
     struct int_array *a = make_int_array();
     pid_t w = process_start("Writer", squares_writer, a);
     pid_t r = process_start("Reader", squares_reader, a);
-    int writer_status = process_join(w);
+    if (process_join(w) != 0) {
+        kill(r, SIGKILL);
+        process_join(r);
+        fatal("the writer failed");
+    }
 
     say("the writer is done; setting the first element to -1");
-    Pthread_mutex_lock(&a->lock);
+    lock_array(&a->lock);
     a->v[0] = -1;
     Pthread_mutex_unlock(&a->lock);
     step(a, &a->writer_steps);
-    if (process_join(r) != 0 || writer_status != 0)
-        fatal("the writer or the reader failed");
+    if (process_join(r) != 0)
+        fatal("the reader failed");
     shared_unmap(a, sizeof *a);
 }
 
@@ -207,7 +324,7 @@ static void halve(void *arg)
 {
     struct double_array *a = arg;
     say("halving every element");
-    Pthread_mutex_lock(&a->lock);
+    lock_array(&a->lock);
     for (int i = 0; i < 10; i++)
         a->v[i] /= 2;
     Pthread_mutex_unlock(&a->lock);
@@ -217,7 +334,7 @@ static void halve(void *arg)
 static void doubles(void)
 {
     struct double_array *a = shared_map(sizeof *a);
-    shared_mutex_init(&a->lock, SHARED_MUTEX_RECURSIVE);
+    init_array_lock(&a->lock);
     for (int i = 0; i < 10; i++)
         a->v[i] = i;
 
@@ -232,6 +349,80 @@ static void doubles(void)
     shared_unmap(a, sizeof *a);
 }
 
+/* ---------------------------------------------------------------- held */
+
+/* Wait until the reader, which has said it is about to read, sleeps (in
+ * get(), on the lock this writer holds) or has read anyway.  Returns
+ * true if it read while the lock was held. */
+static bool reader_read_anyway(struct int_array *a)
+{
+    pid_t reader = a->reader_pid; /* set before its first step: seen */
+    const struct timespec a_moment = { 0, 100 * 1000 };
+    /* No deadline: it cannot help doing one or the other, however slowly
+     * a loaded machine runs it. */
+    for (;;) {
+        if (counter_of(a, &a->reader_steps) >= 2)
+            return true;
+        /* Asleep, and still not done after that: between its two steps
+         * the reader only reads, so it sleeps waiting for the lock. */
+        if (shared_is_asleep(reader))
+            return counter_of(a, &a->reader_steps) >= 2;
+        nanosleep(&a_moment, NULL);
+    }
+}
+
+/* a[:] = [1] * 5 under one lock, stopped after two elements: the reader
+ * is let in while the write is half done, and must wait for the lock. */
+static void held_writer(void *arg)
+{
+    struct int_array *a = arg;
+    i_am(a, &a->writer_pid);
+    say("setting every element to 1, under one lock");
+    lock_array(&a->lock);
+    for (int i = 0; i < 2; i++)
+        a->v[i] = 1;
+    step(a, &a->writer_steps);                   /* "reader, read now" */
+    wait_for(a, &a->reader_steps, 1, IF_NEVER_UNLOCKED);
+    if (reader_read_anyway(a))
+        say("the reader read the array while I held its lock");
+    else
+        say("the reader waits for the lock: finishing the write");
+    for (int i = 2; i < LENGTH; i++)
+        a->v[i] = 1;
+    Pthread_mutex_unlock(&a->lock);
+    wait_for(a, &a->reader_steps, 2,
+             "the lock was let go, but the reader sleeps on: a mutex that is "
+             "not PTHREAD_PROCESS_SHARED wakes only waiters of its own "
+             "process");
+}
+
+static void report(const int snap[LENGTH]);
+
+static void held_reader(void *arg)
+{
+    struct int_array *a = arg;
+    i_am(a, &a->reader_pid);
+    int snap[LENGTH];
+    wait_for(a, &a->writer_steps, 1, IF_NEVER_UNLOCKED);
+    step(a, &a->reader_steps);                   /* "about to read" */
+    read_each(a, snap, LENGTH);
+    step(a, &a->reader_steps);                   /* "done" */
+    report(snap);
+}
+
+/* A writer holds the array's lock across a whole write and is stopped
+ * halfway; the reader reads a[0], a[1], ... meanwhile. */
+static void held(void)
+{
+    say("a writer holds the lock across a[:] = [1] * 5 and stops after 2 of %d elements",
+        LENGTH);
+    struct int_array *a = make_int_array();
+    pid_t w = process_start("Writer", held_writer, a);
+    pid_t r = process_start("Reader", held_reader, a);
+    join_both(w, r);
+    shared_unmap(a, sizeof *a);
+}
+
 /* ---------------------------------------------------------------- snapshot */
 
 /* Set every element to 1, each under the lock.  If the lock is busy, say
@@ -239,7 +430,11 @@ static void doubles(void)
 static void snapshot_writer(void *arg)
 {
     struct int_array *a = arg;
-    wait_for(a, &a->reader_steps, 1);
+    i_am(a, &a->writer_pid);
+    wait_for(a, &a->reader_steps, 1,
+             "it waits for a lock that no other process holds: for itself - "
+             "a lock that one thread takes twice must be "
+             "PTHREAD_MUTEX_RECURSIVE");
     say("setting every element to 1");
     bool told = false;
     for (int i = 0; i < LENGTH; i++) {
@@ -248,7 +443,7 @@ static void snapshot_writer(void *arg)
             say("the array is locked: waiting for the reader");
             step(a, &a->writer_steps);
             told = true;
-            Pthread_mutex_lock(&a->lock);
+            lock_array(&a->lock);
         } else if (s != 0) {
             err_exit_en(s, "pthread_mutex_trylock");
         }
@@ -270,35 +465,37 @@ static void report(const int snap[LENGTH])
         same ? "consistent, all from one moment" : "torn, part old and part new");
 }
 
-static void reader_each(void *arg)
+/* The three ways to read, as the reader's body in the snapshot run. */
+static void (*const reads[])(struct int_array *, int[LENGTH], int) = {
+    read_each, read_whole, read_slice,
+};
+static const char *const read_names[] = {
+    "list(a), a lock per access",
+    "with a.get_lock(): list(a), one lock held across the whole read",
+    "a[:], one lock for one copy",
+};
+static int read_way; /* set before the reader is forked */
+
+static void snapshot_reader(void *arg)
 {
+    struct int_array *a = arg;
+    i_am(a, &a->reader_pid);
     int snap[LENGTH];
-    read_each(arg, snap, 2);
+    reads[read_way](a, snap, 2);
     report(snap);
 }
 
-static void reader_whole(void *arg)
-{
-    int snap[LENGTH];
-    read_whole(arg, snap, 2);
-    report(snap);
-}
-
-/* Read the array while a writer changes it: with a lock per access, then
- * with one lock held across the read.  Each time the reader stops after
- * two elements, as the scheduler may stop a process anywhere. */
+/* Read the array while a writer changes it, in each of the three ways.
+ * Each time the reader stops after two elements, as the scheduler may
+ * stop a process anywhere. */
 static void snapshot(void)
 {
-    for (int whole = 0; whole <= 1; whole++) {
-        say("%s; the reader stops after 2 of %d elements",
-            whole ? "one lock held across the whole read" : "a lock per access",
-            LENGTH);
+    for (read_way = 0; read_way < 3; read_way++) {
+        say("%s; the reader stops after 2 of %d elements", read_names[read_way], LENGTH);
         struct int_array *a = make_int_array();
         pid_t w = process_start("Writer", snapshot_writer, a);
-        pid_t r = process_start("Reader", whole ? reader_whole : reader_each, a);
-        int writer_status = process_join(w);
-        if (process_join(r) != 0 || writer_status != 0)
-            fatal("the writer or the reader failed");
+        pid_t r = process_start("Reader", snapshot_reader, a);
+        join_both(w, r);
         shared_unmap(a, sizeof *a);
     }
 }
@@ -311,6 +508,8 @@ int main(int argc, char *argv[])
         squares();
     else if (strcmp(argv[1], "doubles") == 0)
         doubles();
+    else if (strcmp(argv[1], "held") == 0)
+        held();
     else if (strcmp(argv[1], "snapshot") == 0)
         snapshot();
     else

@@ -32,10 +32,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -129,15 +133,29 @@ static int start_manager(struct mgr *m)
 
 /* ---------------------------------------------------------- raw clients */
 
-/* A raw connection of our own to address, outside the proxy machinery. */
-static int raw_connect_to(const char *address)
+/* A raw connection of our own to address, outside the proxy machinery;
+ * -1 (errno) if there is nobody to connect to. */
+static int raw_try_connect(const char *address)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", address);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         err_exit("socket");
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1)
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
+        int en = errno;
+        close(fd);
+        errno = en;
+        return -1;
+    }
+    return fd;
+}
+
+/* raw_try_connect(), or end the probe. */
+static int raw_connect_to(const char *address)
+{
+    int fd = raw_try_connect(address);
+    if (fd == -1)
         err_exit("connect to %s", address);
     return fd;
 }
@@ -785,6 +803,21 @@ static void case_rogue_server(void)
 
 /* ---------------------------------------------------------- stalls */
 
+/* Read exactly n bytes from a pipe (blocking): 0, or -1. */
+static int read_pipe(int fd, char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t r = read(fd, buf, n);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        buf += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
 /* 64 clients each announce a 64 KiB frame, send 100 bytes of it, and stop.
  * An honest client connecting meanwhile must be served at once, not told
  * "too many connections" (and not after the stall deadline). */
@@ -817,20 +850,104 @@ static void case_stalled_clients(void)
     check_intact("64 clients stalled mid-frame", answer);
 }
 
-/* Read exactly n bytes from a pipe (blocking): 0, or -1. */
-static int read_pipe(int fd, char *buf, size_t n)
+/* Wait (up to WAIT_MS) until process pid, a child of ours, sits blocked in
+ * system call nr (/proc/PID/syscall): true if it does. */
+static bool blocked_in(pid_t pid, long nr)
 {
-    while (n > 0) {
-        ssize_t r = read(fd, buf, n);
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        buf += r;
-        n -= (size_t)r;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/syscall", (long)pid);
+    for (long long until = now_ms() + WAIT_MS; now_ms() < until;) {
+        FILE *f = fopen(path, "r");
+        long got = -1;
+        if (f != NULL) {
+            if (fscanf(f, "%ld", &got) != 1)
+                got = -1; /* "running" */
+            fclose(f);
+        }
+        if (got == nr)
+            return true;
+        sched_yield();
     }
-    return 0;
+    return false;
 }
+
+/* 64 gets parked for ever fill the table.  Each newcomer then evicts the
+ * get parked longest (an "Evicted" reply: nothing taken) - here a child's
+ * get through a proxy, which sends it again: it must still receive the
+ * item put later.  An honest client is served, and mgr_shutdown stops the
+ * server cleanly.  On a manager of its own. */
+static void case_parked_clients(void)
+{
+    struct mgr m;
+    struct proxy d, q;
+    proxy_must(start_manager(&m));
+    proxy_must(proxy_create_dict(&m, &d));
+    proxy_must(proxy_create_queue(&m, &q));
+    proxy_must(proxy_dict_set(&d, "x", mgr_int(7)));
+    proxy_disconnect(); /* it must not take a slot */
+    int result[2];
+    if (pipe(result) == -1)
+        err_exit("pipe");
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == -1)
+        err_exit("fork");
+    if (child == 0) {
+        struct mgr_value got = mgr_int(0);
+        char text[256];
+        if (proxy_queue_get(&q, -1, &got) == 0)
+            snprintf(text, sizeof text, "received %lld", (long long)got.as.i);
+        else
+            snprintf(text, sizeof text, "%s", mgr_error());
+        if (write(result[1], text, sizeof text) != sizeof text)
+            _exit(1);
+        _exit(0);
+    }
+    /* Its get is sent once it waits for the reply: then it is parked
+     * before any of ours, which come on connections made later. */
+    bool waiting = blocked_in(child, SYS_recvfrom);
+    enum { RAW = MGR_MAX_CLIENTS - 1 };
+    int parked[RAW];
+    struct mgr_request r = { .op = MGR_OP_QUEUE_GET, .id = q.id, .timeout_ms = -1 };
+    static uint8_t frame[64];
+    size_t n = mgr_encode_request(&r, frame, sizeof frame);
+    for (int k = 0; k < RAW; k++) {
+        parked[k] = raw_connect_to(m.address);
+        raw_send(parked[k], frame, n);
+    }
+    struct mgr_value v = mgr_int(0);
+    char answer[600], honest[300], woken[256] = "no report";
+    if (proxy_dict_get(&d, "x", &v) == -1) {
+        snprintf(honest, sizeof honest, "refused: %s", mgr_error());
+        fail_case("an honest client, with 64 gets parked, was %s - make room by evicting "
+                  "the get parked longest", honest);
+    } else {
+        snprintf(honest, sizeof honest, "served");
+    }
+    for (int k = 0; k < RAW; k++)
+        close(parked[k]);
+    if (proxy_queue_put(&q, mgr_int(5)) == -1)
+        fail_case("the put after the parked gets: %s", mgr_error());
+    if (read_pipe(result[0], woken, sizeof woken) == -1)
+        snprintf(woken, sizeof woken, "no report");
+    waitpid(child, NULL, 0);
+    close(result[0]);
+    close(result[1]);
+    if (!waiting)
+        fail_case("the child's get was not sent within %d ms", WAIT_MS);
+    else if (strcmp(woken, "received 5") != 0)
+        fail_case("the proxy's get, evicted to make room, ended with: %s - it must be sent "
+                  "again (nothing was taken) and receive the 5 put later", woken);
+    proxy_disconnect();
+    int rc = mgr_shutdown(&m);
+    snprintf(answer, sizeof answer, "an honest client was %s; the proxy's get, evicted, %s; "
+             "mgr_shutdown: %s", honest, woken, rc == 0 ? "ok" : mgr_error());
+    if (rc == -1)
+        fail_case("mgr_shutdown with 63 gets parked: %s - the starter's SHUTDOWN must always "
+                  "get in", mgr_error());
+    check_intact("64 gets parked for ever", answer);
+}
+
 
 /* More processes use proxies at once than the server has connections:
  * 70 children each make a call and keep their connection, then each makes
@@ -879,6 +996,99 @@ static void case_many_clients(void)
     check_intact("more processes with proxies than connections", answer);
 }
 
+/* ---------------------------------------------------------- descriptor limits */
+
+#define LOW_FD_LIMIT 40 /* below 2 + MGR_MAX_CLIENTS */
+
+/* Start a manager whose server runs with RLIMIT_NOFILE's soft limit at
+ * `soft` (ours is put back at once).  Returns as start_manager() does. */
+static int start_limited(struct mgr *m, rlim_t soft)
+{
+    struct rlimit was, low;
+    if (getrlimit(RLIMIT_NOFILE, &was) == -1)
+        err_exit("getrlimit");
+    low = was;
+    low.rlim_cur = soft;
+    if (setrlimit(RLIMIT_NOFILE, &low) == -1)
+        err_exit("setrlimit");
+    int rc = start_manager(m);
+    if (setrlimit(RLIMIT_NOFILE, &was) == -1)
+        err_exit("setrlimit");
+    return rc;
+}
+
+/* A server allowed fewer descriptors than it has slots for clients must
+ * still serve: poll(2) refuses (EINVAL) more entries than RLIMIT_NOFILE,
+ * even entries of fd -1, so it may be handed only the live ones. */
+static void case_low_fd_limit(void)
+{
+    struct mgr m;
+    proxy_must(start_limited(&m, LOW_FD_LIMIT));
+    struct proxy d;
+    struct mgr_value v = mgr_int(0);
+    char answer[400];
+    if (proxy_create_dict(&m, &d) == -1 || proxy_dict_set(&d, "x", mgr_int(7)) == -1 ||
+        proxy_dict_get(&d, "x", &v) == -1) {
+        snprintf(answer, sizeof answer, "the server was lost: %s", mgr_error());
+        fail_case("%s - did its poll fail (EINVAL: more entries than RLIMIT_NOFILE) and "
+                  "the loop take that for a stop?", answer);
+    } else {
+        snprintf(answer, sizeof answer, "a dict made, set and read: %lld", (long long)v.as.i);
+    }
+    proxy_disconnect();
+    if (mgr_shutdown(&m) == -1) {
+        strncat(answer, "; mgr_shutdown failed", sizeof answer - strlen(answer) - 1);
+        fail_case("mgr_shutdown of the limited server: %s", mgr_error());
+    }
+    char line[128];
+    snprintf(line, sizeof line, "a server limited to %d descriptors", LOW_FD_LIMIT);
+    check_intact(line, answer);
+}
+
+/* A server out of descriptors (EMFILE) treats it as a full table: it
+ * closes the idlest connection and takes the newcomer.  63 clients each
+ * make one call and stay connected, on a server limited to LOW_FD_LIMIT
+ * descriptors; every one is served, then so is an honest proxy. */
+static void case_out_of_fds(void)
+{
+    enum { IDLE = MGR_MAX_CLIENTS - 1 };
+    struct mgr m;
+    proxy_must(start_limited(&m, LOW_FD_LIMIT));
+    int idle[IDLE], served = 0;
+    struct mgr_request ping = { .op = MGR_OP_PING };
+    static uint8_t request[64];
+    size_t n = mgr_encode_request(&ping, request, sizeof request);
+    for (int k = 0; k < IDLE; k++) {
+        struct answer a = { .ok = false };
+        idle[k] = raw_try_connect(m.address);
+        if (idle[k] != -1 && mgr_write_all(idle[k], request, n) == 0)
+            describe_reply(idle[k], &a, false);
+        served += a.ok;
+    }
+    struct proxy d;
+    struct mgr_value v = mgr_int(0);
+    char answer[400];
+    int rc = proxy_create_dict(&m, &d);
+    if (rc == 0)
+        rc = proxy_dict_set(&d, "x", mgr_int(7));
+    if (rc == 0)
+        rc = proxy_dict_get(&d, "x", &v);
+    snprintf(answer, sizeof answer, "%d idle clients, %d served; then an honest client: %s",
+             IDLE, served, rc == 0 ? "served" : mgr_error());
+    if (served != IDLE || rc == -1)
+        fail_case("%s - out of descriptors (EMFILE), close the idlest connection as for a "
+                  "full table, then accept", answer);
+    proxy_disconnect();
+    for (int k = 0; k < IDLE; k++)
+        if (idle[k] != -1)
+            close(idle[k]);
+    if (mgr_shutdown(&m) == -1)
+        fail_case("mgr_shutdown of the limited server: %s", mgr_error());
+    char line[128];
+    snprintf(line, sizeof line, "a server out of descriptors (limit %d)", LOW_FD_LIMIT);
+    check_intact(line, answer);
+}
+
 /* A frame begun and never finished: the connection is closed once the
  * frame timeout has passed - on a manager of its own, started with
  * MGR_FRAME_TIMEOUT_MS=100 (unless set), so that the case is quick. */
@@ -922,10 +1132,45 @@ static void case_frame_deadline(void)
 
 static volatile sig_atomic_t rescue_pid, rescued;
 
+/* Connect to address without blocking until its listen backlog is full
+ * (EAGAIN), at most `max` times; the connections go into fds[].  Returns
+ * how many were made. */
+static int fill_backlog(const char *address, int *fds, int max)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", address);
+    int n = 0;
+    while (n < max) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd == -1)
+            err_exit("socket");
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
+            close(fd);
+            break;
+        }
+        fds[n++] = fd;
+    }
+    return n;
+}
+
+/* text, with every `address` in it replaced by "ADDRESS": the line shown
+ * is then the same in every run. */
+static void mask_address(char *text, size_t size, const char *address)
+{
+    char *at, rest[512];
+    size_t len = strlen(address);
+    while (len > 0 && (at = strstr(text, address)) != NULL) {
+        snprintf(rest, sizeof rest, "%s", at + len);
+        snprintf(at, size - (size_t)(at - text), "ADDRESS%s", rest);
+    }
+}
+
 /* mgr_shutdown of a server stopped by SIGSTOP must not wait for ever: it
  * gives up after MGR_SHUTDOWN_TIMEOUT_MS (this probe sets 100 ms), kills
- * and reaps the server and removes its files.  After 1 s a watchdog kills
- * the server itself so that a hanging mgr_shutdown returns to be judged. */
+ * and reaps the server and removes its files.  The stopped server's listen
+ * backlog is full, too: mgr_shutdown's own connect(2) must not wait for
+ * ever either.  After 1 s a watchdog kills the server itself so that a
+ * hanging mgr_shutdown returns to be judged. */
 static void case_stopped_server(void)
 {
     struct mgr m;
@@ -933,6 +1178,9 @@ static void case_stopped_server(void)
     kill(m.pid, SIGSTOP);
     if (m.child == m.pid) /* ours to wait for: make sure it has stopped */
         waitpid(m.pid, NULL, WUNTRACED);
+    enum { MAX_BACKLOG = 4 * MGR_MAX_CLIENTS };
+    int backlog[MAX_BACKLOG];
+    int queued = fill_backlog(m.address, backlog, MAX_BACKLOG);
     rescue_pid = m.pid;
     rescued = 0;
     alarm(1);
@@ -941,8 +1189,11 @@ static void case_stopped_server(void)
     unsetenv("MGR_SHUTDOWN_TIMEOUT_MS");
     alarm(CASE_SECONDS);
     rescue_pid = 0;
+    for (int k = 0; k < queued; k++)
+        close(backlog[k]);
     char answer[400], error[256];
     snprintf(error, sizeof error, "%s", rc == -1 ? mgr_error() : "");
+    mask_address(error, sizeof error, m.address);
     struct stat st;
     bool left = stat(m.dir, &st) == 0;
     if (left) { /* not ours to leave behind */
@@ -950,8 +1201,12 @@ static void case_stopped_server(void)
         rmdir(m.dir);
     }
     if (rescued)
-        fail_case("mgr_shutdown still waited after 1 s for a stopped server (freed only by "
-                  "killing the server): give it a deadline, then SIGKILL");
+        fail_case("mgr_shutdown still waited after 1 s for a stopped server with a full "
+                  "backlog (freed only by killing the server): give it a deadline - its "
+                  "connect(2) too - then SIGKILL");
+    else if (queued == MAX_BACKLOG)
+        fail_case("%d connections to a stopped server, and the backlog was not full",
+                  queued);
     else if (rc != -1)
         fail_case("mgr_shutdown returned 0 for a server it could not stop");
     if (left)
@@ -1048,6 +1303,216 @@ static void case_no_close_range(void)
     check_intact("close_range giving ENOSYS", answer);
 }
 
+/* ---------------------------------------------------------- a starter killed */
+
+#define KILLED_STARTERS 20
+#define FORCED_KILLS 5 /* of them, killed as they begin to wait for "ready" */
+
+/* The low 32 bits of a system call's argument k, in struct seccomp_data. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG_LOW(k) (offsetof(struct seccomp_data, args) + 8 * (k))
+#else
+#define ARG_LOW(k) (offsetof(struct seccomp_data, args) + 8 * (k) + 4)
+#endif
+
+/* In a starter, just before mgr_start(): kill this process the moment it
+ * reads the 8-byte report "ready" from the exit pipe - that is, once the
+ * server side is forked, before it can have reported (it still has to set
+ * up, and a keeper to run its program).  The exit pipe's read end will be
+ * the second descriptor mgr_start() opens (socket, then pipe2); fds below
+ * 10 are filled first so that no descriptor the server side opens after
+ * the fork can have that number.  Returns 0, or -1 if it cannot be done. */
+static int die_reading_the_report(void)
+{
+#ifdef __NR_read
+    int fd;
+    while ((fd = open("/dev/null", O_RDONLY)) != -1 && fd < 10)
+        ; /* each kept open: no hole below 10 */
+    if (fd == -1)
+        return -1;
+    int next[3] = { fd, open("/dev/null", O_RDONLY), open("/dev/null", O_RDONLY) };
+    if (next[1] == -1 || next[2] == -1)
+        return -1;
+    uint32_t exit_rd = (uint32_t)next[1]; /* pipe2's first, the read end */
+    for (int k = 0; k < 3; k++)
+        close(next[k]);
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 0, 5),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LOW(0)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, exit_rd, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LOW(2)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 8, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof filter / sizeof filter[0], filter };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
+        return -1;
+    return 0;
+#else
+    return -1;
+#endif
+}
+
+/* What killed_starters() found. */
+struct kill_tally {
+    int runs;        /* starters killed */
+    int before_fork; /* killed before the server side was forked */
+    int left;        /* ... after it: the server side left its files */
+    int sigpipe;     /* processes of the server side that died of SIGPIPE */
+};
+
+/* Remove what is in dir: manager directories (and the sockets in them),
+ * and any file (ThreadSanitizer leaves tsan.rodata.PID files of processes
+ * that were killed).  Returns how many manager directories there were. */
+static int remove_managers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int count = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX + sizeof e->d_name + 8];
+        if (strncmp(e->d_name, "manager-", 8) == 0) {
+            snprintf(path, sizeof path, "%s/%s/socket", dir, e->d_name);
+            unlink(path);
+            count++;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (rmdir(path) == -1)
+            unlink(path);
+    }
+    closedir(d);
+    return count;
+}
+
+/* In a child of the probe, a subreaper (so that every process of a
+ * killed starter's server side comes back to it to be reaped): start a
+ * manager in a child, the starter, and SIGKILL the starter at moments
+ * spread over the time a start takes - measured first, with one start
+ * let through; reap everything, see what was left in a TMPDIR of its own.
+ * Returns the tally; the probe's alarm() is inherited. */
+static struct kill_tally killed_starters(void)
+{
+    struct kill_tally t = { 0, 0, 0, 0 };
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+        err_exit("PR_SET_CHILD_SUBREAPER");
+    prctl(PR_SET_TIMERSLACK, 1); /* sleeps of a few microseconds */
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/killed-starters-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL)
+        err_exit("mkdtemp %s", dir);
+    setenv("TMPDIR", dir, 1);
+    long long start_ns = 0;
+    for (int run = 0; run <= KILLED_STARTERS; run++) {
+        int started[2];
+        if (pipe(started) == -1)
+            err_exit("pipe");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        pid_t starter = fork();
+        if (starter == -1)
+            err_exit("fork");
+        bool forced = run > 0 && run <= FORCED_KILLS;
+        if (starter == 0) {
+            struct mgr m;
+            close(started[0]);
+            if (forced && die_reading_the_report() == -1)
+                _exit(3);
+            if (start_manager(&m) == 0 && write(started[1], "x", 1) != 1)
+                _exit(1);
+            pause(); /* until the SIGKILL */
+            _exit(0);
+        }
+        close(started[1]);
+        if (run == 0) { /* how long a start takes here, now */
+            char x;
+            if (read(started[0], &x, 1) != 1)
+                fatal("the first starter did not start its manager");
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            start_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+        } else if (forced) {
+            /* Killed by the filter, or (if it could not be set up, or a
+             * sanitizer's runtime opened a descriptor of its own) it
+             * started: then this is one more kill after the start. */
+            char x;
+            if (read(started[0], &x, 1) == -1)
+                err_exit("read");
+        } else {
+            long long ns = start_ns * (run - FORCED_KILLS - 1) / (KILLED_STARTERS - FORCED_KILLS);
+            struct timespec pause_for = { ns / 1000000000, ns % 1000000000 };
+            nanosleep(&pause_for, NULL);
+        }
+        kill(starter, SIGKILL);
+        close(started[0]);
+        bool forked = false;
+        int status;
+        for (pid_t w; (w = waitpid(-1, &status, 0)) != -1 || errno == EINTR;) {
+            if (w == -1 || w == starter)
+                continue;
+            forked = true; /* a process of the server side, reaped */
+            if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE)
+                t.sigpipe++;
+        }
+        int left = remove_managers(dir);
+        if (run == 0)
+            continue; /* the measurement */
+        t.runs++;
+        if (!forked)
+            t.before_fork += left > 0;
+        else if (left > 0)
+            t.left++;
+    }
+    rmdir(dir);
+    return t;
+}
+
+/* A program whose starter dies during mgr_start() leaves nothing behind:
+ * the server side, once forked, stops and removes its socket and its
+ * directory - the keeper of a server program too, which must not die of
+ * SIGPIPE telling the dead starter "ready".  (A starter killed before the
+ * fork may leave its directory: nobody else knows of it - manager.h.) */
+static void case_killed_starter(void)
+{
+    int result[2];
+    if (pipe(result) == -1)
+        err_exit("pipe");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == -1)
+        err_exit("fork");
+    if (pid == 0) {
+        struct kill_tally t = killed_starters();
+        if (write(result[1], &t, sizeof t) != sizeof t)
+            _exit(1);
+        _exit(0);
+    }
+    struct kill_tally t = { -1, 0, 0, 0 };
+    if (read_pipe(result[0], (char *)&t, sizeof t) == -1)
+        fail_case("the child killing starters did not report");
+    waitpid(pid, NULL, 0);
+    close(result[0]);
+    close(result[1]);
+    char answer[300];
+    snprintf(answer, sizeof answer, "%d starters killed during mgr_start: %s", KILLED_STARTERS,
+             t.left == 0 && t.sigpipe == 0 ? "nothing left behind by a server side"
+                                           : "FILES LEFT BEHIND");
+    if (t.sigpipe > 0)
+        fail_case("%d of %d killed starters' server sides died of SIGPIPE (files left: %d): "
+                  "the report \"ready\" to a dead starter is EPIPE - ignore SIGPIPE, then "
+                  "stop and clean up", t.sigpipe, t.runs, t.left);
+    else if (t.left > 0)
+        fail_case("%d of %d killed starters left their socket and directory behind, after "
+                  "the fork", t.left, t.runs);
+
+    check_intact("a starter killed while starting", answer);
+}
+
 /* ---------------------------------------------------------- the table */
 
 struct probe_case {
@@ -1091,12 +1556,20 @@ static const struct probe_case cases[] = {
       "user nobody's listener there: the proxy refuses, sends 0 bytes (root only)" },
     { "stalled-clients", "-", case_stalled_clients,
       "64 clients stall mid-frame: an honest one is served at once" },
+    { "parked-clients", "queue", case_parked_clients,
+      "64 gets parked for ever: the longest-parked is evicted, an honest one served" },
     { "many-clients", "-", case_many_clients,
       "70 processes keep connections: each one's two calls succeed" },
+    { "low-fd-limit", "-", case_low_fd_limit,
+      "a server with RLIMIT_NOFILE 40: it serves, and stops when asked" },
+    { "out-of-fds", "-", case_out_of_fds,
+      "63 idle clients of a server with RLIMIT_NOFILE 40: all served, then another" },
     { "frame-deadline", "-", case_frame_deadline,
       "a frame stalled half-sent: closed after MGR_FRAME_TIMEOUT_MS" },
     { "stopped-server", "-", case_stopped_server,
-      "mgr_shutdown of a SIGSTOPped server: gives up, kills, cleans up" },
+      "mgr_shutdown of a SIGSTOPped server, backlog full: gives up, kills, cleans up" },
+    { "killed-starter", "-", case_killed_starter,
+      "20 starters killed during mgr_start: no server side dies of SIGPIPE, none leaves files" },
     { "no-close-range", "-", case_no_close_range,
       "close_range made ENOSYS: the server still closes inherited fds" },
 };
