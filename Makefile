@@ -30,6 +30,14 @@ BUILD    ?= build
 TICK_MS  ?=
 # Restrict run/check/hint/test to one lesson: LESSON=02 or LESSON=02_threads_mutex
 LESSON   ?=
+# The learner's loop: PROG=name (one program of the lesson), LEVEL=N (a hint
+# tier), ALL=1 (reset every exercise), FORCE=1 (compare before it passes),
+# POLL=1 (make watch polls instead of using inotify).
+PROG     ?=
+LEVEL    ?=
+ALL      ?=
+FORCE    ?=
+POLL     ?=
 
 LESSONS  := $(sort $(notdir $(wildcard lessons/[0-9][0-9]_*)))
 EX_SRC   := $(sort $(wildcard lessons/[0-9][0-9]_*/*.c))
@@ -39,6 +47,7 @@ COMMON_SRC := $(sort $(wildcard common/*.c))
 # Programs whose tests also need a ThreadSanitizer build (lesson 02 proves
 # its race with TSan), listed as NN_name/PROG.
 TSAN_TESTED := 02_threads_mutex/threads_mutex
+TSAN_TESTED := $(foreach p,$(TSAN_TESTED),$(if $(wildcard lessons/$(p).c),$(p)))
 
 SAN_asan  := -fsanitize=address -fno-omit-frame-pointer
 SAN_ubsan := -fsanitize=undefined -fno-sanitize-recover=all
@@ -95,14 +104,24 @@ $(SUPERVISE): tests/tools/supervise.c
 
 TSAN_PROGS := $(foreach p,$(TSAN_TESTED),$(BUILD)/tsan/lessons/$(p) $(BUILD)/tsan/solutions/$(p))
 
+# exercise-NN_name: what `make check` builds for one lesson - its exercise
+# programs and whatever its test runs besides (the suite builds it quietly).
+CHECK_TOOLS := $(SUPERVISE) $(addprefix $(BUILD)/tools/,$(TEST_TOOLS))
+$(foreach l,$(LESSONS),$(eval exercise-$(l): $(patsubst %.c,$(BUILD)/%,$(wildcard lessons/$(l)/*.c)) \
+    $(filter $(BUILD)/tsan/lessons/$(l)/%,$(TSAN_PROGS)) $(CHECK_TOOLS)))
+.PHONY: $(addprefix exercise-,$(LESSONS))
+
+# make watch's file watcher (tests/tools/watch.c)
+WATCH := $(BUILD)/tools/watch
+
 # The suite driver gets everything it needs through the environment.
-SUITE = BUILD='$(BUILD)' LESSON='$(LESSON)' TICK_MS='$(TICK_MS)' \
-        MAKE='$(MAKE)' bash tests/suite.sh
+SUITE = BUILD='$(BUILD)' LESSON='$(LESSON)' TICK_MS='$(TICK_MS)' PROG='$(PROG)' \
+        LEVEL='$(LEVEL)' ALL='$(ALL)' FORCE='$(FORCE)' MAKE='$(MAKE)' bash tests/suite.sh
 
 .DEFAULT_GOAL := all
 
-.PHONY: all help run test check hint verify-exercises asan ubsan tsan \
-        sanitizers bench fuzz shunit2 clean
+.PHONY: all help run test check hint list watch reset compare verify-exercises \
+        asan ubsan tsan sanitizers bench fuzz shunit2 clean
 
 ## all: build every solution and exercise (the default)
 all: $(call progs,$(BUILD)) $(SUPERVISE)
@@ -111,17 +130,34 @@ all: $(call progs,$(BUILD)) $(SUPERVISE)
 run: all
 	@$(SUITE) run
 
-## test: run every lesson's test against the solutions; ends "N passed, N failed"
-test: all $(TSAN_PROGS) shunit2
+## test: every lesson's test on the solutions, then the harness's; ends "N passed, N failed"
+test: all $(TSAN_PROGS) $(WATCH) shunit2
 	@$(SUITE) test
 
-## check: the learner's loop - test your exercises in order, stop at the first to fix
-check: $(SUPERVISE) $(TSAN_PROGS) $(addprefix $(BUILD)/tools/,$(TEST_TOOLS)) shunit2
+## check: test your exercises from the first pending program on (LESSON=02 [PROG=name]: any)
+check: shunit2
 	@+$(SUITE) check
 
-## hint: print the hint of the lesson you are on (or LESSON=02)
+## hint: the next hint tier for the program you are on (LEVEL=N: tier N; LESSON=, PROG=)
 hint:
 	@+$(SUITE) hint
+
+## list: every lesson and program, done or pending, and where you are
+list:
+	@+$(SUITE) list
+
+## watch: rerun the check on every save; keys n next, h hint, l list, x reset, q quit (POLL=1)
+watch: shunit2
+	@+$(MAKE) -s --no-print-directory $(WATCH) $(CHECK_TOOLS)
+	@+$(WATCH) $(if $(POLL),--poll) lessons -- env $(SUITE)
+
+## reset: restore an untouched exercise, keeping yours (LESSON=02 [PROG=name], or ALL=1)
+reset:
+	@+$(SUITE) reset
+
+## compare: your exercise beside its solution, once it passes (LESSON=02 [PROG=name])
+compare:
+	@+$(SUITE) compare
 
 ## verify-exercises: prove every untouched exercise fails its test (CI runs it)
 verify-exercises: all $(TSAN_PROGS) shunit2
@@ -172,6 +208,8 @@ clean:
 help:
 	@echo "Targets (GNU make):"
 	@sed -n 's/^## \([^:]*\): /  \1\t/p' $(MAKEFILE_LIST) | expand -t 22
-	@echo "Variables: CC=clang  CFLAGS=...  LESSON=02  WHICH=exercise  TICK_MS=0  BUILD=dir"
+	@echo "Variables: CC=clang  CFLAGS=...  LESSON=02  PROG=name  LEVEL=2  ALL=1  POLL=1"
+	@echo "           CHECK_TIMEOUT=10 (seconds a program gets in make check)  WHICH=exercise  TICK_MS=0  BUILD=dir"
+	@echo "Your progress is kept in .progress (git-ignored; make clean keeps it)."
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

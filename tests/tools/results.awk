@@ -13,6 +13,10 @@
 # prints "  SKIPPED: reason" for a skipped test.
 #
 # usage: awk -f tests/tools/results.awk LOG
+#        awk -v show=TEST -f tests/tools/results.awk LOG
+# The second form prints instead what TEST itself wrote to the log (the
+# lines between its name and the next test's): the expected-against-found
+# diff and the messages `make check` shows for the first failing test.
 
 function flush() {
     if (name == "")
@@ -22,6 +26,12 @@ function flush() {
     name = ""
 }
 
+show != "" {
+    if ($0 ~ /^test_[A-Za-z0-9_]+$/) { current = $0; next }
+    if ($0 ~ /^== counts: /) { current = ""; next }
+    if (current == show) print
+    next
+}
 /^test_[A-Za-z0-9_]+$/ { flush(); name = $0; status = "ok"; msg = ""; next }
 name == "" { next }
 /^ASSERT:/ {
