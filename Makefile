@@ -58,8 +58,14 @@ SAN_tsan  := -fsanitize=thread
 
 SUPERVISE := $(BUILD)/tools/supervise
 
+# Lesson 08 passes descriptors in control messages: `*(int *)CMSG_DATA(c)`
+# is the classic mistake there (cmsg(3): the data need not be aligned), so
+# its two programs refuse a cast that raises alignment (gcc needs =strict).
+CAST_ALIGN := $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null)),-Wcast-align,-Wcast-align=strict)
+%/08_named_shm/memfd_send %/08_named_shm/memfd_recv: private WARN += $(CAST_ALIGN)
+
 # Programs the tests use besides the lessons' (tests/tools/, tests/fuzz/).
-TEST_TOOLS := manager_probe replay_requests digest_vectors mp_replay mp_examiner tcp_hostile
+TEST_TOOLS := manager_probe replay_requests fd_sender digest_vectors mp_replay mp_examiner tcp_hostile
 
 # progs(DIR): the programs of both trees and the test tools built under DIR
 progs = $(patsubst %.c,$(1)/%,$(EX_SRC) $(SOL_SRC)) $(addprefix $(1)/tools/,$(TEST_TOOLS))
