@@ -108,6 +108,15 @@ load_programs() {
             p=${src##*/}
             exists[${p%.c}]=1
         done
+        # lessons/NN_name/GIVEN names the programs that come complete (to
+        # read and run, not to edit): they are not exercises, so they count
+        # for no progress and are never offered to edit or reset.
+        if [ -f "lessons/${l}/GIVEN" ]; then
+            while read -r p _; do
+                case ${p} in '' | '#'*) continue ;; esac
+                unset "exists[${p%.c}]"
+            done <"lessons/${l}/GIVEN"
+        fi
         if [ -f "tests/${l}.sh" ]; then
             while IFS= read -r line; do
                 [[ ${line} =~ ${TEST_RE} ]] || continue
