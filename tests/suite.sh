@@ -904,21 +904,26 @@ watch_reset() {
 
 cmd_verify() {
     select_lessons
-    local bad=0 l
-    echo "Every untouched exercise must fail its test:"
+    local bad=0 count=0 l u what
+    echo "Every untouched exercise must fail its test (each program on its own):"
     for l in "${LESSONS[@]}"; do
-        if run_test "${l}" exercise; then
-            echo "  WRONG  ${l}: the untouched exercise PASSES its test - the test cannot fail"
-            bad=$((bad + 1))
-        else
-            echo "  good   ${l}: fails as it should ($(grep -c '^ASSERT:' "${TEST_LOG}") failed asserts)"
-        fi
+        while read -r u; do
+            count=$((count + 1))
+            if [ "${u}" = '@' ]; then what=${l}; u=""; else what="${l}/${u}.c"; fi
+            # One failure is all it takes: stop at the first (FAIL_FAST).
+            if FAIL_FAST=1 run_test "${l}" exercise "${u}"; then
+                echo "  WRONG  ${what}: the untouched exercise PASSES its tests - they cannot fail"
+                bad=$((bad + 1))
+            else
+                echo "  good   ${what}: fails as it should ($(awk -F '\t' '$1 == "fail" { print $2; exit }' "${RESULTS}"))"
+            fi
+        done < <(units_of "${l}")
     done
     if [ "${bad}" -gt 0 ]; then
         echo "${bad} exercise(s) pass untouched."
         return 1
     fi
-    echo "All ${#LESSONS[@]} exercises fail untouched."
+    echo "All ${count} exercises fail untouched."
 }
 
 # The runs of a lesson: lessons/NN/RUN lists them one a line ("PROG ARG...",
