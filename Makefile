@@ -65,7 +65,8 @@ CAST_ALIGN := $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null)),-Wca
 %/08_named_shm/memfd_send %/08_named_shm/memfd_recv: private WARN += $(CAST_ALIGN)
 
 # Programs the tests use besides the lessons' (tests/tools/, tests/fuzz/).
-TEST_TOOLS := manager_probe replay_requests fd_sender digest_vectors mp_replay mp_examiner tcp_hostile
+TEST_TOOLS := manager_probe replay_requests stage_client mgr_relay fd_sender digest_vectors \
+              mp_replay mp_examiner tcp_hostile
 
 # progs(DIR): the programs of both trees and the test tools built under DIR
 progs = $(patsubst %.c,$(1)/%,$(EX_SRC) $(SOL_SRC)) $(addprefix $(1)/tools/,$(TEST_TOOLS))
@@ -83,13 +84,20 @@ $(1)/libcommon.a: $$(patsubst common/%.c,$(1)/common/%.o,$$(COMMON_SRC))
 
 $(1)/lessons/%: lessons/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$(filter %.c,$$^) \
 	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
 
 $(1)/solutions/%: solutions/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$(filter %.c,$$^) \
 	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
+
+# Lesson 07's server is two files: the learner's mini_queue.c and a given
+# part (lessons/07_manager_queue/given/), linked into one program.
+$(1)/lessons/07_manager_queue/mini_queue $(1)/solutions/07_manager_queue/mini_queue: \
+    lessons/07_manager_queue/given/mini_server.c lessons/07_manager_queue/given/mini_server.h
+$(1)/lessons/07_manager_queue/mini_queue $(1)/solutions/07_manager_queue/mini_queue: \
+    CPPFLAGS += -Ilessons/07_manager_queue/given
 
 $(1)/tools/%: tests/tools/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)

@@ -15,7 +15,8 @@
 #   - in each section (the text under one heading): the link targets, the
 #     man page names (`mmap(2)`), the `make ...` commands in inline code,
 #     and the number of folded hints (<details>), in any order within it;
-#   - the language links: every file links to its two other languages.
+#   - the language links: every file links to its two other languages (a
+#     translation may also link its glossary, lessons/GLOSSARY.LANG.md).
 # A missing translation is an error too.  Every difference is printed as
 #     FILE: WHAT differs in section N (heading, line L of README.md): ...
 # Exit status 0 when nothing differs, 1 otherwise, 2 for a usage error.
@@ -63,7 +64,8 @@ features() {
             target = substr(line, RSTART + 2, RLENGTH - 3)
             line = substr(line, RSTART + RLENGTH)
             sub(/[ \t].*/, "", target)
-            if (target ~ /^(\.\/)?README(\.[A-Za-z-]+)?\.md$/)
+            # A translation may also link the glossary of its language.
+            if (target ~ /^(\.\/)?README(\.[A-Za-z-]+)?\.md$/ || target ~ /GLOSSARY\.[A-Za-z-]+\.md$/)
                 emit("language link", target)
             else {
                 gsub(/README\.(ja|zh-CN)\.md/, "README.md", target)
