@@ -69,7 +69,7 @@ bool shared_wait_until(pthread_mutex_t *lock, const int *counter, int want);
 
 /* Lock *mutex, waiting at most SHARED_PATIENCE_S seconds (plus two
  * ticks) for it, on the monotonic clock: tries, and tries again every 100
- * microseconds (pthread_mutex_trylock(3)).  Returns true once it is
+ * microseconds (pthread_mutex_trylock(3p)).  Returns true once it is
  * locked; false if it stayed locked that long, and as many looks as
  * shared_wait_until() makes - by a holder that never
  * unlocks it - and then the caller says what it waited for.  Ends the

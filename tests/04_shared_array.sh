@@ -15,7 +15,7 @@ LESSON=04_shared_array
 # known.  The most telling cause first.
 cause() {
     if grep -q 'for itself' "${ERR}"; then
-        echo "the reader waited for a lock that it held itself: the array's lock must be PTHREAD_MUTEX_RECURSIVE (pthread_mutexattr_settype(3)) - read_whole() holds it while get() takes it again"
+        echo "the reader waited for a lock that it held itself: the array's lock must be PTHREAD_MUTEX_RECURSIVE (pthread_mutexattr_settype(3p)) - read_whole() holds it while get() takes it again"
     elif grep -q 'wakes only waiters of its own process' "${ERR}"; then
         echo "a process waiting for the array's lock was not woken when the lock was let go: init_array_lock() must make it PTHREAD_PROCESS_SHARED (pthread_mutexattr_setpshared(3))"
     elif grep -q 'never let go' "${ERR}"; then

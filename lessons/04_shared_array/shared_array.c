@@ -119,7 +119,7 @@ static void init_array_lock(pthread_mutex_t *lock)
      * mutex that a process other than this one can wait for and be woken
      * from - and, new here, one that the thread holding it may lock again
      * without waiting for itself (read_whole() will need that).  Find the
-     * attribute in pthread_mutexattr_settype(3).  Check every call's
+     * attribute in pthread_mutexattr_settype(3p).  Check every call's
      * result with err_exit_en().  Until you do, *lock stays the zeroed
      * memory shared_map() gave: on Linux that happens to act as a plain
      * mutex private to one process. */
