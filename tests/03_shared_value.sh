@@ -225,9 +225,9 @@ test_shared_value__rejects_bad_arguments() {
 # ---------------------------------------------------------------- string_trap
 
 # The char array carries the characters; the pointer carries an address
-# that, in the reader, leads to the reader's own (empty) copy.  The array
-# held a longer string before, so a copy without its '\0' shows the rest
-# of that.  Addresses change from run to run (ASLR) and are masked.
+# that, in the reader, leads to the reader's own (empty) copy.  The
+# program writes a longer string into the array before the writer starts,
+# so a copy without its '\0' shows the rest of that.  Addresses change from run to run (ASLR) and are masked.
 test_string_trap__char_array_carries_the_string() {
     run_prog string_trap || return
     local text
