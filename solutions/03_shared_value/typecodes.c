@@ -33,7 +33,7 @@ struct row {
 #define ROW(code, ctype, c_type, note) { code, #ctype, #c_type, sizeof(c_type), note }
 
 static const struct row table[] = {
-    ROW("'c'", c_char, char, "Value('c', b'0') in seed 002"),
+    ROW("'c'", c_char, char, "seed 002's Value('c', '0'): b'0' in Python 3"),
     ROW("'u'", c_wchar, wchar_t, ""),
     ROW("'b'", c_byte, signed char, ""),
     ROW("'B'", c_ubyte, unsigned char, ""),
