@@ -121,8 +121,11 @@ compare() {
             } else if (i > nt) {
                 printf "%s: the %s at line %d of %s is missing: %s\n", tr, a[2], a[4], en, show(a[3])
             } else {
-                printf "%s: %s %d (line %d) differs from %s line %d, in %s:\n  English:     %s\n  translation: %s\n", \
-                    tr, a[2], nth[i], b[4], en, a[4], where(a[1]), show(a[3]), show(b[3])
+                # Show the first line where the two differ, not only the start.
+                ne2 = split(a[3], al, /\\n/); nt2 = split(b[3], bl, /\\n/)
+                for (k = 1; k <= ne2 && k <= nt2 && al[k] == bl[k]; k++) ;
+                printf "%s: %s %d (line %d) differs from %s line %d, in %s; its line %d:\n  English:     %s\n  translation: %s\n", \
+                    tr, a[2], nth[i], b[4], en, a[4], where(a[1]), k, show(al[k]), show(bl[k])
             }
             bad++
             # One structural difference shifts everything after it: stop.
