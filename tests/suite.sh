@@ -887,9 +887,21 @@ watch_check() {
 
 watch_next() {
     local cur next
+    local l p after="" before="" seen=""
     cur=$(current_program)
-    next=$(all_programs | awk -v cur="${cur}" 'found { print; exit } $0 == cur { found = 1 }')
-    [ -n "${next}" ] || next=$(all_programs | head -n 1)
+    # The next pending program after this one (round to the start if need
+    # be): a done one would not stay current, so it is passed over.
+    while read -r l p; do
+        if [ "${l} ${p}" = "${cur}" ]; then seen=yes; continue; fi
+        is_done "${l}" "${p}" && continue
+        if [ -n "${seen}" ]; then [ -n "${after}" ] || after="${l} ${p}"
+        else [ -n "${before}" ] || before="${l} ${p}"; fi
+    done < <(all_programs)
+    next=${after:-${before}}
+    if [ -z "${next}" ]; then
+        echo "No other program is pending: every other exercise passes."
+        return 0
+    fi
     set_current ${next}
     echo "Moved on to lessons/${next% *}/${next#* }.c (going ahead is allowed)."
 }
