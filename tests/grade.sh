@@ -158,7 +158,7 @@ grade_lessons() {
         targets+=($(lesson_targets "${b}" "${l}"))
     done
     as_student env -i PATH="${PATH}" HOME="${HOME:-/}" ${CC:+CC="${CC}"} \
-        ${CFLAGS:+CFLAGS="${CFLAGS}"} "${MAKE}" -s --no-print-directory -C "${src}" -k \
+        ${CFLAGS:+CFLAGS="${CFLAGS}"} "${MAKE}" -s --no-print-directory -C "${src}" -k -j"${BUILD_JOBS:-1}" \
         BUILD="${b}" "${targets[@]}" >"${out}/build.log" 2>&1
     for l in "${LESSONS[@]}"; do
         for t in $(lesson_targets "${b}" "${l}"); do
@@ -317,10 +317,25 @@ cmd_one() {
     out=${work}/out
     rm -rf "${out}" && mkdir -p "${out}" "${RESULTS}"
     TEST_PATH=${PATH}
+    # One tree: its build may use every CPU (grade-all grades several at once).
+    BUILD_JOBS=$(nproc 2>/dev/null || echo 1)
     seed_build "${b}"
-    TEST_PATH=${PATH} grade_lessons "${ROOT}" "${b}" "${out}"
+    local pristine_pid=""
     if [ -n "${GRADE_PRISTINE:-}" ]; then
-        untouched=$(grade_pristine) || exit 2
+        # The untouched exercises are graded while yours are, in a copy of
+        # their own, made before your build starts.
+        prepare_pristine
+        grade_lessons "${PRISTINE}/src" "${PRISTINE}/build" "${PRISTINE}/out" >/dev/null &
+        pristine_pid=$!
+    fi
+    grade_lessons "${ROOT}" "${b}" "${out}"
+    if [ -n "${pristine_pid}" ]; then
+        wait "${pristine_pid}"
+        local l
+        for l in "${LESSONS[@]}"; do
+            cat "${PRISTINE}/out/raw-${l}.tsv" || die "the untouched exercises of lesson ${l} were not graded"
+        done >"${PRISTINE}/untouched.tsv"
+        untouched=${PRISTINE}/untouched.tsv
     fi
     score "${out}" "${untouched}"
     name="the exercises in ${ROOT}/lessons"
@@ -339,23 +354,22 @@ cmd_one() {
     return 0
 }
 
-# The untouched exercises of GRADE_PRISTINE, graded; prints the outcome file.
-grade_pristine() {
-    local p=${GRADE_PRISTINE} dir=${BUILD}/grade/pristine
-    rm -rf "${dir}" && mkdir -p "${dir}/given" "${dir}/out"
+# PRISTINE: a folder with the untouched exercises of GRADE_PRISTINE laid
+# over this tree (src/) and a copy of the grader's build (build/), ready for
+# grade_lessons.
+prepare_pristine() {
+    local p=${GRADE_PRISTINE}
+    PRISTINE=${BUILD}/grade/pristine
+    rm -rf "${PRISTINE}" && mkdir -p "${PRISTINE}/given" "${PRISTINE}/out"
     case ${p} in
         git:*)
-            git -C "${ROOT}" archive "${p#git:}" lessons | tar -x -C "${dir}/given" ||
+            git -C "${ROOT}" archive "${p#git:}" lessons | tar -x -C "${PRISTINE}/given" ||
                 die "GRADE_PRISTINE=${p}: git cannot give lessons/ at ${p#git:}"
-            p=${dir}/given ;;
+            p=${PRISTINE}/given ;;
     esac
     [ -d "${p}/lessons" ] || die "GRADE_PRISTINE=${p}: no lessons/ folder there"
-    lay_tree "${p}/lessons" "${dir}/src"
-    rm -rf "${dir}/build" && cp -pR "${BUILD}/grade/build" "${dir}/build"
-    grade_lessons "${dir}/src" "${dir}/build" "${dir}/out" >/dev/null
-    local l
-    for l in "${LESSONS[@]}"; do cat "${dir}/out/raw-${l}.tsv"; done >"${dir}/untouched.tsv"
-    echo "${dir}/untouched.tsv"
+    lay_tree "${p}/lessons" "${PRISTINE}/src"
+    cp -pR "${BUILD}/grade/build" "${PRISTINE}/build"
 }
 
 # ------------------------------------------------------------------ make grade-all
