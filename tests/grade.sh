@@ -546,6 +546,11 @@ cmd_all() {
     case "${ROOT}/ ${WORK}/" in /tmp/* | *" /tmp/"*) PRIVATE_TMP=no ;; esac
     if [ "$(id -u)" = 0 ]; then
         jobs=${GRADE_JOBS:-$(nproc 2>/dev/null || echo 2)}
+        # The students' uids build and run in WORK: every folder above it
+        # must let others through, or every program "does not compile".
+        setpriv --reuid="${GRADE_UID_BASE}" --regid="${GRADE_UID_BASE}" --clear-groups \
+            test -x "${WORK}/." ||
+            die "the students' uids cannot reach ${WORK}: a folder above it is closed to others (chmod o+x it, or set GRADE_WORK)"
     else
         jobs=${GRADE_JOBS:-1}
         echo "grade-all: not root, so the students' programs run as you, one submission at a time:"
