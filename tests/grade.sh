@@ -496,6 +496,28 @@ leave_cgroups() {
     return 0
 }
 
+# student_user W: inside the submission's mount namespace, the student's
+# uid gets a name, grade<UID>, in a copy of /etc/passwd and /etc/group (in
+# W) mounted over them, for this namespace alone.  strace needs it: a test
+# that runs a program under strace gets a strace run as root (with no new
+# privileges), which writes its trace where the test wants it and starts
+# the program as that user (strace -u takes a name), so that the program
+# can neither read nor forge its own trace (tests/grade/sandbox.sh).
+# Best effort: without it strace runs as the student, and cannot write the
+# test's trace file (those tests then skip).
+student_user() {
+    local w=$1 name=grade${SANDBOX_UID}
+    getent passwd "${name}" >/dev/null 2>&1 && return 0
+    {
+        cat /etc/passwd
+        echo "${name}:x:${SANDBOX_UID}:${SANDBOX_UID}:a student's code (make grade-all):/nonexistent:/usr/sbin/nologin"
+    } >"${w}/passwd" &&
+        { cat /etc/group; echo "${name}:x:${SANDBOX_UID}:"; } >"${w}/group" &&
+        chmod 644 "${w}/passwd" "${w}/group" &&
+        mount --bind "${w}/passwd" /etc/passwd && mount --bind "${w}/group" /etc/group
+    return 0
+}
+
 # Inside the submission's namespaces (as root) or as it is: build and test.
 cmd_inner() {
     local w=$1 fd
@@ -514,6 +536,7 @@ cmd_inner() {
         if [ "${INNER_PRIVATE_TMP}" = yes ]; then
             mount -t tmpfs -o size=256m,mode=1777,nosuid,nodev tmpfs /tmp || exit 3
         fi
+        student_user "${w}"
         TEST_PATH=${SYSTEM_PATH}
     fi
     # The tests' TMPDIR: a short path, for the Unix sockets made in it
