@@ -15,7 +15,11 @@
 #                          or git:REV for a commit that holds them; tests
 #                          the untouched exercises pass earn nothing (in
 #                          `all` the grader's own tree is the pristine one)
-#   PROGRAM_TIMEOUT=S      seconds a program may run in a test (default 5)
+#   PROGRAM_TIMEOUT=S      seconds a program may run in a test (default 3:
+#                          a passing run takes milliseconds, and a hung
+#                          one would only cost time; make check gives 2)
+#   SUPERVISE_GRACE=S      seconds what a killed program leaves may take
+#                          to end by itself (default 3; make check: 2)
 #   GRADE_LESSON_TIMEOUT=S seconds for one lesson's test (default 60)
 #   GRADE_TIMEOUT=S        `all`: seconds for one submission (default 300)
 #   GRADE_JOBS=N           `all`: submissions graded at once (as root:
@@ -42,7 +46,8 @@ case ${RESULTS} in /*) ;; *) RESULTS=${ROOT}/${RESULTS} ;; esac
 GRADE=${ROOT}/tests/grade
 WEIGHTS=${GRADE_WEIGHTS:-${GRADE}/weights}
 RESULTS_AWK=${ROOT}/tests/tools/results.awk
-PROGRAM_TIMEOUT=${PROGRAM_TIMEOUT:-5}
+PROGRAM_TIMEOUT=${PROGRAM_TIMEOUT:-3}
+SUPERVISE_GRACE=${SUPERVISE_GRACE:-3}
 GRADE_LESSON_TIMEOUT=${GRADE_LESSON_TIMEOUT:-60}
 GRADE_TIMEOUT=${GRADE_TIMEOUT:-300}
 GRADE_NPROC=${GRADE_NPROC:-128}
@@ -136,7 +141,7 @@ seed_build() {
         done
         rm -f "${dest}/tools/supervise.real"
     fi
-    clean_make BUILD="${dest}" $(shared_targets "${dest}") ||
+    clean_make -j"$(nproc 2>/dev/null || echo 1)" BUILD="${dest}" $(shared_targets "${dest}") ||
         die "the grader's own programs do not build"
 }
 
@@ -147,7 +152,7 @@ seed_build() {
 # SANDBOX_UID is set (root, `all`), the build and every program a test runs
 # happen as that uid.
 grade_lessons() {
-    local src=$1 b=$2 out=$3 l rc stopped tt=${TEST_TMP:-$3/tmp}
+    local src=$1 b=$2 out=$3 l tt=${TEST_TMP:-$3/tmp}
     local -A err=()
     mkdir -p "${tt}" && chmod 711 "${tt}"
     # One make for every lesson (-k: what compiles is built, and graded),
@@ -169,28 +174,52 @@ grade_lessons() {
         done
     done
     after_build "${b}"
-    for l in "${LESSONS[@]}"; do
+    # The lessons' tests: LESSON_JOBS at a time (make grade: as many as
+    # there are CPUs, as `make test` runs them; in grade-all, where the
+    # submissions are graded side by side, one).
+    local jobs=${LESSON_JOBS:-1} j i pids=()
+    if [ "${jobs}" -le 1 ]; then
+        for l in "${LESSONS[@]}"; do test_lesson "${src}" "${b}" "${out}" "${tt}" "${l}"; done
+        return
+    fi
+    # (each job takes every jobs-th lesson, in order)
+    for ((j = 0; j < jobs; j++)); do
         (
-            exec env -i PATH="${TEST_PATH}" HOME="${HOME:-/}" \
-                ${LANG:+LANG="${LANG}"} ${LC_ALL:+LC_ALL="${LC_ALL}"} \
-                ${SHUNIT2:+SHUNIT2="${SHUNIT2}"} TMPDIR="${tt}" BUILD="${b}" \
-                WHICH=exercise LESSON="${l}" PROGRAM_TIMEOUT="${PROGRAM_TIMEOUT}" \
-                timeout -k 2 "${GRADE_LESSON_TIMEOUT}" bash "${ROOT}/tests/${l}.sh"
-        ) </dev/null >"${out}/${l}.log" 2>&1
-        rc=$?
-        stopped=""
-        if [ "${rc}" -eq 124 ] || [ "${rc}" -eq 137 ]; then
-            stopped="the lesson's test ran out of time (${GRADE_LESSON_TIMEOUT} s) before this test"
-        elif ! grep -q '^test_' "${out}/${l}.log"; then
-            stopped="the lesson's test did not start: $(grep -m1 . "${out}/${l}.log")"
-        fi
-        kill_student_processes
-        tests_of "${l}" >"${out}/tests-${l}"
-        awk -f "${RESULTS_AWK}" "${out}/${l}.log" |
-            awk -f "${GRADE}/collect.awk" -v lesson="${l}" -v tests="${out}/tests-${l}" \
-                -v build_error="${err[${l}]:-}" -v stopped="${stopped}" >"${out}/raw-${l}.tsv.part"
-        mv "${out}/raw-${l}.tsv.part" "${out}/raw-${l}.tsv"
+            for ((i = j; i < ${#LESSONS[@]}; i += jobs)); do
+                test_lesson "${src}" "${b}" "${out}" "${tt}" "${LESSONS[i]}"
+            done
+        ) &
+        pids+=($!)
     done
+    wait "${pids[@]}"
+}
+
+# test_lesson SRC BUILD OUT TMP LESSON: run the grader's test of LESSON on
+# BUILD's exercise programs; OUT gets its log and outcome (err: the build
+# errors, from grade_lessons).
+test_lesson() {
+    local src=$1 b=$2 out=$3 tt=$4 l=$5 rc stopped
+    (
+        exec env -i PATH="${TEST_PATH}" HOME="${HOME:-/}" \
+            ${LANG:+LANG="${LANG}"} ${LC_ALL:+LC_ALL="${LC_ALL}"} \
+            ${SHUNIT2:+SHUNIT2="${SHUNIT2}"} TMPDIR="${tt}" BUILD="${b}" \
+            WHICH=exercise LESSON="${l}" PROGRAM_TIMEOUT="${PROGRAM_TIMEOUT}" \
+            SUPERVISE_GRACE="${SUPERVISE_GRACE}" \
+            timeout -k 2 "${GRADE_LESSON_TIMEOUT}" bash "${ROOT}/tests/${l}.sh"
+    ) </dev/null >"${out}/${l}.log" 2>&1
+    rc=$?
+    stopped=""
+    if [ "${rc}" -eq 124 ] || [ "${rc}" -eq 137 ]; then
+        stopped="the lesson's test ran out of time (${GRADE_LESSON_TIMEOUT} s) before this test"
+    elif ! grep -q '^test_' "${out}/${l}.log"; then
+        stopped="the lesson's test did not start: $(grep -m1 . "${out}/${l}.log")"
+    fi
+    kill_student_processes
+    tests_of "${l}" >"${out}/tests-${l}"
+    awk -f "${RESULTS_AWK}" "${out}/${l}.log" |
+        awk -f "${GRADE}/collect.awk" -v lesson="${l}" -v tests="${out}/tests-${l}" \
+            -v build_error="${err[${l}]:-}" -v stopped="${stopped}" >"${out}/raw-${l}.tsv.part"
+    mv "${out}/raw-${l}.tsv.part" "${out}/raw-${l}.tsv"
 }
 
 # as_student COMMAND...: run COMMAND as the student would run: as the
@@ -317,8 +346,10 @@ cmd_one() {
     out=${work}/out
     rm -rf "${out}" && mkdir -p "${out}" "${RESULTS}"
     TEST_PATH=${PATH}
-    # One tree: its build may use every CPU (grade-all grades several at once).
+    # One tree: its build and its tests may use every CPU (grade-all
+    # grades several trees at once instead).
     BUILD_JOBS=$(nproc 2>/dev/null || echo 1)
+    LESSON_JOBS=${BUILD_JOBS}
     seed_build "${b}"
     local pristine_pid=""
     if [ -n "${GRADE_PRISTINE:-}" ]; then
@@ -445,7 +476,7 @@ grade_submission() {
             env -i PATH="${SYSTEM_PATH}" HOME=/ ${LANG:+LANG="${LANG}"} ${LC_ALL:+LC_ALL="${LC_ALL}"} \
             ${SHUNIT2:+SHUNIT2="${SHUNIT2}"} ${CC:+CC="${CC}"} ${CFLAGS:+CFLAGS="${CFLAGS}"} \
             BUILD="${BUILD}" MAKE="${MAKE}" LESSON="${LESSON:-}" TSAN_TESTED="${TSAN_TESTED}" \
-            TEST_TOOLS="${TEST_TOOLS}" PROGRAM_TIMEOUT="${PROGRAM_TIMEOUT}" \
+            TEST_TOOLS="${TEST_TOOLS}" PROGRAM_TIMEOUT="${PROGRAM_TIMEOUT}" SUPERVISE_GRACE="${SUPERVISE_GRACE}" \
             GRADE_LESSON_TIMEOUT="${GRADE_LESSON_TIMEOUT}" GRADE_NPROC="${GRADE_NPROC}" \
             SANDBOX_UID="${SANDBOX_UID}" INNER_PRIVATE_TMP="${PRIVATE_TMP}" WRAP_SUPERVISE=yes \
             bash "${ROOT}/tests/grade.sh" _inner "${w}" >"${w}/out/inner.log" 2>&1
