@@ -350,6 +350,11 @@ cmd_one() {
     # grades several trees at once instead).
     BUILD_JOBS=$(nproc 2>/dev/null || echo 1)
     LESSON_JOBS=${BUILD_JOBS}
+    # (with the untouched exercises graded alongside, half each: no more
+    # tests at once than `make test` runs)
+    if [ -n "${GRADE_PRISTINE:-}" ]; then
+        LESSON_JOBS=$((BUILD_JOBS / 2))
+    fi
     seed_build "${b}"
     local pristine_pid=""
     if [ -n "${GRADE_PRISTINE:-}" ]; then
