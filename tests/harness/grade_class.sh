@@ -16,9 +16,11 @@
 # The cheat gets what its programs earn: the points of the tests they pass,
 # and none for the test that runs first.c with an argument (its fork bomb
 # fails it); nothing it tried to write changed, and the others' grades are
-# untouched by its fork bomb.  The fixture's weights: lesson 01 is worth 6,
-# the hello test 3 of them, the argument test and second.c's 1.5 each.  The
-# parts that need the sandbox (root) are skipped, saying so, without root.
+# untouched by its fork bomb.  Here lesson 01 also has traced.c, tested
+# under strace (add_traced).  The fixture's weights: lesson 01 is worth 6,
+# the hello test counts double: 2.40, the argument test, second.c's and
+# traced.c's 1.20 each.  The parts that need the sandbox (root) are
+# skipped, saying so, without root.
 # `make test` runs it.
 LESSON=harness
 . "$(dirname "$0")/../lib.sh"
@@ -36,6 +38,7 @@ oneTimeSetUp() {
     SUBS=${SHUNIT_TMPDIR}/submissions
     OUT_TREE=${SHUNIT_TMPDIR}/output
     make_tree "${T}" || exit 2
+    add_traced "${T}"
     local l=01_alpha
     mkdir -p "${SUBS}/solved/lessons/${l}" "${SHUNIT_TMPDIR}/pristine/course-main/lessons/${l}" \
         "${SUBS}/cheat/lessons/${l}"
@@ -53,6 +56,63 @@ oneTimeSetUp() {
         make grade-all LESSON=01 SUBMISSIONS="${SUBS}"
     GRADE_STATUS=${RC}
     TOOK=$(($(now_ms) - start))
+}
+
+# add_traced DIR: in this test's tree only (the fixture's other users count
+# its programs and tests), lesson 01 gets a third program, traced.c, whose
+# test runs it under strace -f, as lessons 01, 03 and 05 do.  Its solution
+# forks and waits; the untouched exercise does not fork.  In the sandbox,
+# strace must still write the test's trace, and the program run as the
+# student.
+add_traced() {
+    local d=$1 t=test # (so that this file's own test list does not take it in)
+    cat >"${d}/lessons/01_alpha/traced.c" <<'EOF'
+/* traced.c - fixture exercise: it must fork a child and wait for it. */
+#include <stdio.h>
+
+int main(void)
+{
+    printf("done\n");
+    return 0;
+}
+EOF
+    cat >"${d}/solutions/01_alpha/traced.c" <<'EOF'
+/* traced.c - fixture solution: forks, waits, says who it runs as. */
+#include "errors.h"
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void)
+{
+    pid_t pid = fork();
+    if (pid == -1)
+        err_exit("fork");
+    if (pid == 0)
+        _exit(0);
+    if (waitpid(pid, NULL, 0) == -1)
+        err_exit("waitpid");
+    printf("uid %d\n", (int)getuid());
+    return 0;
+}
+EOF
+    local script=${d}/tests/01_alpha.sh
+    sed -i '$d' "${script}" # (the last line sources shunit2)
+    cat >>"${script}" <<EOF
+${t}_traced__forks_and_waits_under_strace() {
+    command -v strace >/dev/null 2>&1 || { skip_test "no strace here"; return; }
+    local trace=\${SHUNIT_TMPDIR}/trace
+    run_cmd "\$(command -v strace)" -f -qq -o "\${trace}" -e trace=clone,clone3,fork,vfork,wait4 \\
+        "\${BIN_DIR}/traced" || return
+    [ -s "\${trace}" ] || { fail "traced (under strace): no fork and no wait in the trace"; return 1; }
+    grep -Eq '(clone|fork)\(' "\${trace}" && grep -q 'wait4(' "\${trace}" ||
+        { fail "traced (under strace): expected a fork and a wait: \$(cat "\${trace}")"; return 1; }
+    echo "  traced: \$(cat "\${OUT}")"
+}
+
+. "\${SHUNIT2}"
+EOF
+    (cd "${d}" && git add -A && git -c commit.gpgsign=false commit -qm "a traced program")
 }
 
 # The cheat's submission.  Every path it tries is one the grader owns.
@@ -117,9 +177,9 @@ need_root() {
 
 test_grade_all__class_csv_has_the_grades_earned() {
     assertEquals "make grade-all's exit status; output: $(cat "${OUT_TREE}")" 0 "${GRADE_STATUS}"
-    assertEquals "class.csv: solved gets full marks, pristine zero, the cheat what its programs earn (all but the 1.50 of the test its fork bomb fails); output: $(cat "${OUT_TREE}")" \
+    assertEquals "class.csv: solved gets full marks, pristine zero, the cheat what its programs earn (all but the 1.20 of the test its fork bomb fails); output: $(cat "${OUT_TREE}")" \
         "student,lesson01,total
-cheat,4.50,4.50
+cheat,4.80,4.80
 pristine,0.00,0.00
 solved,6.00,6.00" "$(cat "${R}/class.csv" 2>&1)"
     echo "  (graded in ${TOOK} ms)"
@@ -133,13 +193,24 @@ test_grade_all__each_student_gets_reports() {
     done
     assertTrue "the cheat's fork bomb fails its test in its TAP: $(cat "${R}/students/cheat/results.tap")" \
         "grep -q '^not ok [0-9]* - 01_alpha: test_first__takes_no_arguments$' '${R}/students/cheat/results.tap'"
-    assertEquals "the cheat fails only that test (its fake test lines and its own tests/ change nothing): $(cat "${R}/students/cheat/score.txt")" \
-        1 "$(grep -c '^not ok' "${R}/students/cheat/results.tap")"
+    assertEquals "the cheat fails only that test of lesson 01 (its fake test lines and its own tests/ change nothing): $(cat "${R}/students/cheat/score.txt")" \
+        1 "$(grep -c '^not ok [0-9]* - 01_alpha:' "${R}/students/cheat/results.tap")"
     command -v prove >/dev/null 2>&1 || { skip_test "no prove here (Debian: perl)"; return; }
     (cd "${T}" && prove --exec 'sh tests/grade/prove-tap14' "${R}/students/solved/results.tap") \
         >"${SHUNIT_TMPDIR}/prove" 2>&1
     local rc=$?
     assertEquals "prove passes the solved submission's TAP: $(cat "${SHUNIT_TMPDIR}/prove")" 0 "${rc}"
+}
+
+# In the sandbox a test's strace runs as root and writes the trace, and the
+# program it starts runs as the student (tests/grade/sandbox.sh).
+test_grade_all__strace_traces_in_the_sandbox() {
+    local log=${R}/students/solved/logs/01_alpha.log
+    command -v strace >/dev/null 2>&1 || { skip_test "no strace here"; return; }
+    assertFalse "the strace test ran (not skipped) and passed: $(cat "${log}")" "grep -q -e SKIPPED -e ASSERT '${log}'"
+    need_root
+    assertTrue "the traced program ran as a student's uid, not as root: $(cat "${log}")" \
+        "grep -Eq '^  traced: uid 6[0-9]{4}$' '${log}'"
 }
 
 test_grade_all__nothing_the_cheat_tried_to_write_changed() {

@@ -86,6 +86,23 @@ test_grade__the_course_weights_file_is_readable() {
     assertEquals "score.awk reads tests/grade/weights without a complaint" "" "${msg}"
 }
 
+# A test that did not run because an earlier one failed (lib.sh's
+# FAIL_FAST, or a lesson's own stages) counts as failed, keeping its share
+# of the points; one skipped for want of a tool carries none.
+test_grade__a_test_not_run_after_a_failure_counts_as_failed() {
+    local got
+    got=$(printf '%s\t%s\t%s\n' ok test_p__one "" fail test_p__two "p: wrong" \
+        skip test_p__three "an earlier test of p failed: fix that first" \
+        skip test_p__four "not run: an earlier test failed (FAIL_FAST stops at the first failure)" \
+        skip test_p__five "strace is not installed" |
+        awk -f "${ROOT}/tests/grade/collect.awk" -v lesson=01_alpha \
+            -v tests=<(printf 'test_p__%s\n' one two three four five) |
+        awk -f "${ROOT}/tests/grade/score.awk" -v weights="${T}/tests/grade/weights" |
+        cut -f2,3,6 | tr '\t\n' ' |')
+    assertEquals "outcome and max points of each test (lesson 01: 6 points)" \
+        "test_p__one ok 1.5000|test_p__two fail 1.5000|test_p__three fail 1.5000|test_p__four fail 1.5000|test_p__five skip 0.0000|" "${got}"
+}
+
 test_grade__tap_is_read_by_prove() {
     command -v prove >/dev/null 2>&1 || { skip_test "no prove here (Debian: perl)"; return; }
     local tap=${R}/results.tap n1 n2 p=${SHUNIT_TMPDIR}/prove
