@@ -38,6 +38,9 @@ LEVEL    ?=
 ALL      ?=
 FORCE    ?=
 POLL     ?=
+# More Python interpreters for lesson 11's interoperability tests, beside
+# python3 and the newest 3.12+ found (PYTHONS="python3.13 /opt/py/bin/python3")
+PYTHONS  ?=
 
 LESSONS  := $(sort $(notdir $(wildcard lessons/[0-9][0-9]_*)))
 EX_SRC   := $(sort $(wildcard lessons/[0-9][0-9]_*/*.c))
@@ -55,8 +58,15 @@ SAN_tsan  := -fsanitize=thread
 
 SUPERVISE := $(BUILD)/tools/supervise
 
+# Lesson 08 passes descriptors in control messages: `*(int *)CMSG_DATA(c)`
+# is the classic mistake there (cmsg(3): the data need not be aligned), so
+# its two programs refuse a cast that raises alignment (gcc needs =strict).
+CAST_ALIGN := $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null)),-Wcast-align,-Wcast-align=strict)
+%/08_named_shm/memfd_send %/08_named_shm/memfd_recv: private WARN += $(CAST_ALIGN)
+
 # Programs the tests use besides the lessons' (tests/tools/, tests/fuzz/).
-TEST_TOOLS := manager_probe replay_requests
+TEST_TOOLS := manager_probe replay_requests stage_client mgr_relay fd_sender digest_vectors \
+              mp_replay mp_examiner tcp_hostile
 
 # progs(DIR): the programs of both trees and the test tools built under DIR
 progs = $(patsubst %.c,$(1)/%,$(EX_SRC) $(SOL_SRC)) $(addprefix $(1)/tools/,$(TEST_TOOLS))
@@ -74,13 +84,20 @@ $(1)/libcommon.a: $$(patsubst common/%.c,$(1)/common/%.o,$$(COMMON_SRC))
 
 $(1)/lessons/%: lessons/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$(filter %.c,$$^) \
 	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
 
 $(1)/solutions/%: solutions/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$< \
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -MF $$@.d $$(filter %.c,$$^) \
 	    $(1)/libcommon.a $$(LDFLAGS) $(2) $$(LDLIBS) -o $$@
+
+# Lesson 07's server is two files: the learner's mini_queue.c and a given
+# part (lessons/07_manager_queue/given/), linked into one program.
+$(1)/lessons/07_manager_queue/mini_queue $(1)/solutions/07_manager_queue/mini_queue: \
+    lessons/07_manager_queue/given/mini_server.c lessons/07_manager_queue/given/mini_server.h
+$(1)/lessons/07_manager_queue/mini_queue $(1)/solutions/07_manager_queue/mini_queue: \
+    CPPFLAGS += -Ilessons/07_manager_queue/given
 
 $(1)/tools/%: tests/tools/%.c $(1)/libcommon.a
 	@mkdir -p $$(@D)
@@ -116,12 +133,13 @@ WATCH := $(BUILD)/tools/watch
 
 # The suite driver gets everything it needs through the environment.
 SUITE = BUILD='$(BUILD)' LESSON='$(LESSON)' TICK_MS='$(TICK_MS)' PROG='$(PROG)' \
-        LEVEL='$(LEVEL)' ALL='$(ALL)' FORCE='$(FORCE)' MAKE='$(MAKE)' bash tests/suite.sh
+        LEVEL='$(LEVEL)' ALL='$(ALL)' FORCE='$(FORCE)' PYTHONS='$(PYTHONS)' \
+        MAKE='$(MAKE)' bash tests/suite.sh
 
 .DEFAULT_GOAL := all
 
 .PHONY: all help run test check hint list watch reset compare verify-exercises \
-        asan ubsan tsan sanitizers bench fuzz shunit2 clean
+        asan ubsan tsan sanitizers bench fuzz shunit2 redis clean
 
 ## all: build every solution and exercise (the default)
 all: $(call progs,$(BUILD)) $(SUPERVISE)
@@ -131,11 +149,11 @@ run: all
 	@$(SUITE) run
 
 ## test: every lesson's test on the solutions, then the harness's; ends "N passed, N failed"
-test: all $(TSAN_PROGS) $(WATCH) shunit2
+test: all $(TSAN_PROGS) $(WATCH) shunit2 redis
 	@$(SUITE) test
 
 ## check: test your exercises from the first pending program on (LESSON=02 [PROG=name]: any)
-check: shunit2
+check: shunit2 redis
 	@+$(SUITE) check
 
 ## hint: the next hint tier for the program you are on (LEVEL=N: tier N; LESSON=, PROG=)
@@ -160,7 +178,7 @@ compare:
 	@+$(SUITE) compare
 
 ## verify-exercises: prove every untouched exercise fails its test (CI runs it)
-verify-exercises: all $(TSAN_PROGS) shunit2
+verify-exercises: all $(TSAN_PROGS) shunit2 redis
 	@$(SUITE) verify
 
 ## grade: points for your exercises per test, lesson, total; JUnit, TAP, JSON in build/results/
@@ -183,6 +201,9 @@ sanitizers: asan ubsan tsan
 bench: all
 	@TMPDIR=$${TMPDIR:-/tmp} BENCH_PYTHON=lessons/10_measuring/bench.py \
 	    $(BUILD)/solutions/10_measuring/bench
+	@echo
+	@echo "Lesson 11: the manager on TCP, and Redis (when redis-server is installed):"
+	@TMPDIR=$${TMPDIR:-/tmp} $(BUILD)/solutions/11_beyond_one_machine/remote_bench
 
 ## fuzz: fuzz the manager's request decoder with libFuzzer (clang; FUZZ_SECONDS=30)
 FUZZ_SECONDS ?= 30
@@ -200,6 +221,10 @@ $(BUILD)/fuzz/decode_request: tests/fuzz/decode_request.c common/mgr_wire.c comm
 ## shunit2: make sure the test library is installed (installs it when root)
 shunit2:
 	@bash tests/need_shunit2.sh
+
+## redis: install redis-server for lesson 11 when root (its tests skip without it)
+redis:
+	@bash tests/need_redis.sh
 
 ## clean: remove build/
 clean:

@@ -20,7 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mgr_tcp.h"
 #include "mgr_wire.h"
+#include "mp_auth.h"
 #include "proxy.h"
 
 /* ============================================================ the objects */
@@ -82,6 +84,8 @@ struct client {
     long long out_since;    /* a reply waiting for room in the socket since */
     long long last_active;  /* last byte read or reply sent: the idlest goes first */
                             /* (out_since counts from the last byte sent) */
+    bool authed;            /* TCP: the handshake is done (always, on a Unix socket) */
+    struct mp_server_auth auth; /* TCP: where the handshake is (mp_auth.h) */
 };
 
 struct server {
@@ -95,6 +99,10 @@ struct server {
     struct client clients[MGR_MAX_CLIENTS];
     unsigned long parkings;
     struct mgr_request request; /* the one being handled */
+    /* TCP (mgr_tcp.h): every connection proves the key first; 0 bytes:
+     * a Unix socket, where SO_PEERCRED says who connects instead. */
+    uint8_t authkey[MP_KEY_MAX];
+    size_t authkey_len;
 };
 
 #define BUFFER_SIZE (4 + MGR_FRAME_MAX) /* a whole frame, length included */
@@ -318,7 +326,9 @@ static void execute(struct server *s, struct client *c, const struct mgr_request
         return;
     }
     if (r->op == MGR_OP_SHUTDOWN) {
-        if (s->starter != 0 && c->peer_pid != s->starter) {
+        /* On TCP there is no peer pid: the key is the only credential,
+         * as in Python, where any authenticated client may shut down. */
+        if (s->starter != 0 && s->authkey_len == 0 && c->peer_pid != s->starter) {
             reply_error(c, MGR_E_PERMISSION, "only the process that started the manager "
                         "may shut it down");
             return;
@@ -434,13 +444,46 @@ static void handle_frames(struct server *s, struct client *c);
 static void handle_input(struct server *s, struct client *c)
 {
     handle_frames(s, c);
-    /* Part of a frame, and we are waiting for the rest: its clock runs. */
-    if (c->fd != -1 && c->in_len > 0 && !c->parked && c->out_len == 0) {
+    /* Part of a frame, and we are waiting for the rest: its clock runs.
+     * So it does for a TCP client mid-handshake, with nothing sent yet:
+     * each step of the handshake must come within the frame timeout. */
+    if (c->fd != -1 && !c->parked && c->out_len == 0 && (c->in_len > 0 || !c->authed)) {
         if (c->stall_since == 0)
             c->stall_since = now_ms();
     } else {
         c->stall_since = 0;
     }
+}
+
+/* One frame of the handshake, whose length is n: a step of Python's
+ * deliver_challenge() and answer_challenge() (mp_auth.h).  A frame longer
+ * than Python's recv_bytes(256) allows closes the connection unanswered, as
+ * Python's "bad message length" does; a wrong answer gets #FAILURE#, then
+ * the connection closes.  Until the handshake is done, no request is read. */
+static bool authenticate(struct client *c, uint32_t n)
+{
+    if (n > MP_AUTH_MAX) {
+        close_client(c);
+        return false;
+    }
+    if (c->in_len < 4 + (size_t)n)
+        return false; /* the rest of the frame has not arrived yet */
+    enum mp_step step = mp_server_auth_next(&c->auth, c->in + 4, n, c->out, &c->out_len);
+    c->out_sent = 0;
+    c->in_len -= 4 + (size_t)n;
+    memmove(c->in, c->in + 4 + n, c->in_len);
+    c->stall_since = 0;
+    if (step == MP_STEP_DONE)
+        c->authed = true;
+    if (step == MP_STEP_FAILED) {
+        c->closing = true;
+        c->in_len = 0; /* nothing more it sent is looked at */
+    }
+    if (c->out_len > 0)
+        flush_reply(c);
+    else if (c->closing)
+        close_client(c);
+    return true;
 }
 
 /* handle_input() without the stall clock. */
@@ -449,6 +492,11 @@ static void handle_frames(struct server *s, struct client *c)
     while (c->fd != -1 && !s->stopping && !c->parked && c->out_len == 0 && c->in_len >= 4) {
         uint32_t n = (uint32_t)c->in[0] << 24 | (uint32_t)c->in[1] << 16 |
                      (uint32_t)c->in[2] << 8 | c->in[3];
+        if (!c->authed) {
+            if (!authenticate(c, n))
+                return;
+            continue;
+        }
         if (n == 0 || n > MGR_FRAME_MAX) {
             /* The framing is lost: nothing after this can be trusted. */
             reply_error(c, MGR_E_BAD_REQUEST,
@@ -587,7 +635,9 @@ static void accept_client(struct server *s)
     struct ucred peer;
     socklen_t len = sizeof peer;
     const char *refusal = NULL;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == -1 || peer.uid != geteuid())
+    peer.pid = 0;
+    if (s->authkey_len == 0 && /* TCP: the handshake decides instead */
+        (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == -1 || peer.uid != geteuid()))
         refusal = "permission denied: the manager serves only its own user";
     struct client *c = NULL;
     for (int k = 0; k < MGR_MAX_CLIENTS && c == NULL; k++)
@@ -613,6 +663,16 @@ static void accept_client(struct server *s)
     c->fd = fd;
     c->peer_pid = peer.pid;
     c->last_active = now_ms();
+    c->authed = s->authkey_len == 0;
+    if (!c->authed) {
+        /* Listener.accept(): the challenge goes out first. */
+        if (mp_server_auth_begin(&c->auth, s->authkey, s->authkey_len, MP_SHA256, NULL, c->out,
+                                 &c->out_len) == -1) {
+            close_client(c);
+            return;
+        }
+        flush_reply(c);
+    }
 }
 
 /* Answer "Empty" to every parked get whose time is up; returns the time in
@@ -860,6 +920,8 @@ static bool report(int fd, int32_t what, int32_t value)
 /* Remove the socket and its directory; either may be gone already. */
 static void remove_files(const struct mgr *m)
 {
+    if (mgr_is_tcp(m->address))
+        return; /* a TCP port leaves nothing on disk */
     unlink(m->address);
     rmdir(m->dir);
 }
@@ -900,10 +962,16 @@ static bool serve_failed;
 
 /* The server proper: set up, serve until told to stop, let go of
  * everything.  signal_fd is a signalfd for the stop signals (blocked). */
-static void serve_on(int listen_fd, int signal_fd, pid_t starter, int frame_ms)
+static void serve_on(int listen_fd, int signal_fd, pid_t starter, int frame_ms,
+                     const uint8_t *key, size_t key_len)
 {
     static struct server s; /* large; one per server process */
     memset(&s, 0, sizeof s);
+    if (key_len > MP_KEY_MAX)
+        key_len = MP_KEY_MAX;
+    if (key_len > 0)
+        memcpy(s.authkey, key, key_len);
+    s.authkey_len = key_len;
     s.listen_fd = listen_fd;
     s.signal_fd = signal_fd;
     s.starter = starter;
@@ -925,10 +993,11 @@ static void serve_on(int listen_fd, int signal_fd, pid_t starter, int frame_ms)
     if (s.spare_fd != -1)
         close(s.spare_fd);
     close(listen_fd);
+    memset(s.authkey, 0, sizeof s.authkey);
 }
 
-/* See manager.h.  Restores the signal mask and SIGPIPE's action on return. */
-int mgr_serve(int listen_fd, pid_t starter)
+/* mgr_serve(), with an authkey for TCP (key_len 0: none). */
+static int serve_keyed(int listen_fd, pid_t starter, const uint8_t *key, size_t key_len)
 {
     sigset_t stop, old;
     stop_signals(&stop);
@@ -942,7 +1011,13 @@ int mgr_serve(int listen_fd, pid_t starter)
         sigaction(SIGPIPE, &pipe_was, NULL);
         return mgr_fail("signalfd: %s", strerror(en));
     }
-    serve_on(listen_fd, signal_fd, starter, frame_timeout_ms());
+    serve_on(listen_fd, signal_fd, starter, frame_timeout_ms(), key, key_len);
+    /* The loop only saw the signalfd readable; reading it takes the stop
+     * signal off the pending list, so that restoring the mask below does
+     * not deliver it (and kill the caller) after all. */
+    struct signalfd_siginfo info;
+    while (read(signal_fd, &info, sizeof info) == (ssize_t)sizeof info)
+        ;
     close(signal_fd);
     /* A stop signal that ended the loop was read from the signalfd; any
      * other pending one is dropped with it before the mask comes back. */
@@ -953,9 +1028,31 @@ int mgr_serve(int listen_fd, pid_t starter)
     return 0;
 }
 
+/* See manager.h.  Restores the signal mask and SIGPIPE's action on return. */
+int mgr_serve(int listen_fd, pid_t starter)
+{
+    return serve_keyed(listen_fd, starter, NULL, 0);
+}
+
+/* See mgr_tcp.h. */
+int mgr_serve_tcp(const char *host_port, const void *key, size_t key_len,
+                  void (*ready)(const char *address))
+{
+    char address[sizeof(((struct mgr *)0)->address)];
+    if (key_len == 0)
+        return mgr_fail("a TCP manager needs an authkey");
+    int fd = mgr_tcp_listen(host_port, address, sizeof address);
+    if (fd == -1)
+        return -1;
+    if (ready != NULL)
+        ready(address + strlen(MGR_TCP_PREFIX));
+    return serve_keyed(fd, 0, key, key_len);
+}
+
 /* The built-in server's process, from fork() to _exit(). */
 static _Noreturn void run_server(int listen_fd, int exit_wr, pid_t starter,
-                                 int frame_ms, const struct mgr *m)
+                                 int frame_ms, const struct mgr *m,
+                                 const uint8_t *key, size_t key_len)
 {
     sigset_t stop;
     stop_signals(&stop); /* already blocked by mgr_start, across the fork */
@@ -985,7 +1082,7 @@ static _Noreturn void run_server(int listen_fd, int exit_wr, pid_t starter,
         _exit(1);
     }
     report(exit_wr, 'R', (int32_t)getpid());
-    serve_on(listen_fd, signal_fd, starter, frame_ms);
+    serve_on(listen_fd, signal_fd, starter, frame_ms, key, key_len);
     remove_files(m);
     if (serve_failed) {
         /* Nobody waits for a return value here: say it where the starter's
@@ -1167,12 +1264,22 @@ static int make_socket(struct mgr *m, int exit_pipe[2])
 
 /* Fork the server side (the built-in server, or the keeper of `path`), and
  * wait for its report. */
+static int start_on(struct mgr *m, const char *path, int fd, int exit_pipe[2],
+                    const uint8_t *key, size_t key_len);
+
 static int start(struct mgr *m, const char *path)
 {
     int exit_pipe[2];
     int fd = make_socket(m, exit_pipe);
     if (fd == -1)
         return -1;
+    return start_on(m, path, fd, exit_pipe, NULL, 0);
+}
+
+/* The listening socket fd is made: fork the server side on it. */
+static int start_on(struct mgr *m, const char *path, int fd, int exit_pipe[2],
+                    const uint8_t *key, size_t key_len)
+{
     int frame_ms = frame_timeout_ms();
 
     /* Listening before the fork: when mgr_start returns, a connect() is
@@ -1189,7 +1296,7 @@ static int start(struct mgr *m, const char *path)
     if (child == 0) {
         close(exit_pipe[0]);
         if (path == NULL)
-            run_server(fd, exit_pipe[1], starter, frame_ms, m);
+            run_server(fd, exit_pipe[1], starter, frame_ms, m, key, key_len);
         run_keeper(path, fd, exit_pipe[1], starter, m);
     }
     int en = errno;
@@ -1236,6 +1343,27 @@ int mgr_start(struct mgr *m)
 int mgr_start_program(struct mgr *m, const char *path)
 {
     return start(m, path);
+}
+
+/* See mgr_tcp.h: the built-in server, on a TCP socket, with a key. */
+int mgr_start_tcp(struct mgr *m, const char *host_port, const void *key, size_t key_len)
+{
+    if (key_len == 0)
+        return mgr_fail("a TCP manager needs an authkey");
+    m->dir[0] = '\0';
+    int fd = mgr_tcp_listen(host_port, m->address, sizeof m->address);
+    if (fd == -1)
+        return -1;
+    int exit_pipe[2];
+    if (pipe2(exit_pipe, O_CLOEXEC) == -1) {
+        int en = errno;
+        close(fd);
+        return mgr_fail("pipe2: %s", strerror(en));
+    }
+    /* The starter's proxies (and mgr_shutdown) speak with this key, as a
+     * Python BaseManager's proxies use the manager's authkey. */
+    proxy_set_authkey(key, key_len);
+    return start_on(m, NULL, fd, exit_pipe, key, key_len);
 }
 
 /* ============================================================ the end */

@@ -1,12 +1,15 @@
 /* named_shm.c - see named_shm.h. */
 #include "named_shm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char last_error[256];
 
@@ -21,19 +24,24 @@ void *nshm_map(int fd, int prot, size_t *size)
 {
     struct stat st;
     if (fstat(fd, &st) == -1) {
-        snprintf(last_error, sizeof last_error, "fstat: %s", strerror(errno));
+        int en = errno;
+        snprintf(last_error, sizeof last_error, "fstat: %s", strerror(en));
+        errno = en;
         return NULL;
     }
     if (st.st_size == 0) {
         snprintf(last_error, sizeof last_error,
                  "it is 0 bytes long: a new object stays empty until "
                  "ftruncate(2) gives it a size");
+        errno = EINVAL;
         return NULL;
     }
     void *memory = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, fd, 0);
     if (memory == MAP_FAILED) {
+        int en = errno;
         snprintf(last_error, sizeof last_error, "mmap %lld bytes: %s",
-                 (long long)st.st_size, strerror(errno));
+                 (long long)st.st_size, strerror(en));
+        errno = en;
         return NULL;
     }
     *size = (size_t)st.st_size;
@@ -43,4 +51,31 @@ void *nshm_map(int fd, int prot, size_t *size)
 const char *nshm_error(void)
 {
     return last_error;
+}
+
+int nshm_inherited_memfd(char *what, size_t len)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL)
+        return -1;
+    int self = dirfd(dir), found = -1;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || end == e->d_name || fd == self)
+            continue;
+        char link[64], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%ld", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (strncmp(target, "/memfd:", 7) != 0 || (found != -1 && fd > found))
+            continue;
+        found = (int)fd;
+        snprintf(what, len, "%s", target);
+    }
+    closedir(dir);
+    return found;
 }

@@ -69,11 +69,12 @@ bool shared_wait_until(pthread_mutex_t *lock, const int *counter, int want);
 
 /* Lock *mutex, waiting at most SHARED_PATIENCE_S seconds (plus two
  * ticks) for it, on the monotonic clock: tries, and tries again every 100
- * microseconds (pthread_mutex_trylock(3)).  Returns true once it is
- * locked; false if it stayed locked that long, and as many looks as
- * shared_wait_until() makes - by a holder that never
- * unlocks it - and then the caller says what it waited for.  Ends the
- * process if trying fails for any other reason than EBUSY. */
+ * microseconds (pthread_mutex_trylock(3p)).  Returns true once it is
+ * locked.  Returns false once the patience has passed AND it has tried as
+ * often as shared_wait_until() looks (twice per millisecond), with the
+ * mutex busy every time: its holder never unlocks it.  The caller then
+ * says what it waited for.  Ends the process if trying fails for any
+ * other reason than EBUSY. */
 bool shared_lock_patiently(pthread_mutex_t *mutex);
 
 /* Is process `pid` asleep in the kernel right now (state S in

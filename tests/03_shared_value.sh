@@ -6,6 +6,10 @@
 # call comes relative to the forks (clone).  A mapping too small for the
 # struct, or made after fork(), can otherwise go unseen: the kernel maps
 # whole pages, and a lucky run can look right.
+#
+# Each program's tests come in the order a learner gets them right: `make
+# check` runs one program's tests (PROG) and stops at its first failure
+# (FAIL_FAST, tests/lib.sh); `make test` runs them all.
 LESSON=03_shared_value
 . "$(dirname "$0")/lib.sh"
 
@@ -221,9 +225,9 @@ test_shared_value__rejects_bad_arguments() {
 # ---------------------------------------------------------------- string_trap
 
 # The char array carries the characters; the pointer carries an address
-# that, in the reader, leads to the reader's own (empty) copy.  The array
-# held a longer string before, so a copy without its '\0' shows the rest
-# of that.  Addresses change from run to run (ASLR) and are masked.
+# that, in the reader, leads to the reader's own (empty) copy.  The
+# program writes a longer string into the array before the writer starts,
+# so a copy without its '\0' shows the rest of that.  Addresses change from run to run (ASLR) and are masked.
 test_string_trap__char_array_carries_the_string() {
     run_prog string_trap || return
     local text
@@ -276,35 +280,5 @@ test_typecodes__table_ends_with_the_pointer_row() {
 test_typecodes__rejects_bad_arguments() {
     assert_usage_error typecodes extra
 }
-
-# ---------------------------------------------------------------- stages
-# The tests of a program come in the order a learner gets them right.
-# Once one fails, the program's later tests are skipped: they would only
-# fail again for the same reason, and take time to do it.
-
-FAILED_PROGS=" "
-
-tearDown() {
-    if [ "${__shunit_testSuccess}" != "${SHUNIT_TRUE}" ]; then
-        local prog=${_shunit_test_#test_}
-        FAILED_PROGS="${FAILED_PROGS}${prog%%__*} "
-    fi
-}
-
-# Wrap every test_PROG__WHAT so that it first checks that PROG has no
-# failed test yet.
-for t in $(declare -F | awk '$3 ~ /^test_/ { print $3 }'); do
-    eval "stage_${t}() $(declare -f "${t}" | tail -n +2)"
-    eval "${t}() {
-        local prog=\${FUNCNAME[0]#test_}
-        prog=\${prog%%__*}
-        case \"\${FAILED_PROGS}\" in *\" \${prog} \"*)
-            skip_test \"an earlier test of \${prog} failed: fix that first\"
-            return 0 ;;
-        esac
-        stage_${t}
-    }"
-done
-unset t
 
 . "${SHUNIT2}"

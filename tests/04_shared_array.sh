@@ -3,6 +3,10 @@
 # whole.  The races these tests need are staged by the program itself (a
 # process stopped halfway, the other let in), so they end the same way
 # every time, on one CPU or many.
+#
+# Each program's tests come in the order a learner gets them right: `make
+# check` runs one program's tests (PROG) and stops at its first failure
+# (FAIL_FAST, tests/lib.sh); `make test` runs them all.
 LESSON=04_shared_array
 . "$(dirname "$0")/lib.sh"
 
@@ -11,7 +15,7 @@ LESSON=04_shared_array
 # known.  The most telling cause first.
 cause() {
     if grep -q 'for itself' "${ERR}"; then
-        echo "the reader waited for a lock that it held itself: the array's lock must be PTHREAD_MUTEX_RECURSIVE (pthread_mutexattr_settype(3)) - read_whole() holds it while get() takes it again"
+        echo "the reader waited for a lock that it held itself: the array's lock must be PTHREAD_MUTEX_RECURSIVE (pthread_mutexattr_settype(3p)) - read_whole() holds it while get() takes it again"
     elif grep -q 'wakes only waiters of its own process' "${ERR}"; then
         echo "a process waiting for the array's lock was not woken when the lock was let go: init_array_lock() must make it PTHREAD_PROCESS_SHARED (pthread_mutexattr_setpshared(3))"
     elif grep -q 'never let go' "${ERR}"; then
@@ -109,35 +113,5 @@ test_shared_array__rejects_bad_arguments() {
     assert_usage_error shared_array triples || return
     assert_usage_error shared_array doubles extra
 }
-
-# ---------------------------------------------------------------- stages
-# The tests of a program come in the order a learner gets them right.
-# Once one fails, the program's later tests are skipped: they would only
-# fail again for the same reason, and take time to do it.
-
-FAILED_PROGS=" "
-
-tearDown() {
-    if [ "${__shunit_testSuccess}" != "${SHUNIT_TRUE}" ]; then
-        local prog=${_shunit_test_#test_}
-        FAILED_PROGS="${FAILED_PROGS}${prog%%__*} "
-    fi
-}
-
-# Wrap every test_PROG__WHAT so that it first checks that PROG has no
-# failed test yet.
-for t in $(declare -F | awk '$3 ~ /^test_/ { print $3 }'); do
-    eval "stage_${t}() $(declare -f "${t}" | tail -n +2)"
-    eval "${t}() {
-        local prog=\${FUNCNAME[0]#test_}
-        prog=\${prog%%__*}
-        case \"\${FAILED_PROGS}\" in *\" \${prog} \"*)
-            skip_test \"an earlier test of \${prog} failed: fix that first\"
-            return 0 ;;
-        esac
-        stage_${t}
-    }"
-done
-unset t
 
 . "${SHUNIT2}"

@@ -108,6 +108,15 @@ load_programs() {
             p=${src##*/}
             exists[${p%.c}]=1
         done
+        # lessons/NN_name/GIVEN names the programs that come complete (to
+        # read and run, not to edit): they are not exercises, so they count
+        # for no progress and are never offered to edit or reset.
+        if [ -f "lessons/${l}/GIVEN" ]; then
+            while read -r p _; do
+                case ${p} in '' | '#'*) continue ;; esac
+                unset "exists[${p%.c}]"
+            done <"lessons/${l}/GIVEN"
+        fi
         if [ -f "tests/${l}.sh" ]; then
             while IFS= read -r line; do
                 [[ ${line} =~ ${TEST_RE} ]] || continue
@@ -505,8 +514,32 @@ cmd_test() {
         harness_pid=$!
     fi
     echo "Testing the ${VARIANT:-plain} build of the solutions"
+    # The lessons' tests run side by side, one per CPU (TEST_JOBS=1 for one
+    # at a time): they share nothing - each has its own TMPDIR, and its
+    # /dev/shm names carry its pid.  Their reports come out in lesson order.
+    local results running=() jobs_max=${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+    results=$(mktemp -d)
     for l in "${LESSONS[@]}"; do
-        if run_test "${l}" solution; then
+        while [ "${#running[@]}" -ge "${jobs_max}" ]; do
+            wait -n 2>/dev/null
+            local still=() pid
+            for pid in "${running[@]}"; do kill -0 "${pid}" 2>/dev/null && still+=("${pid}"); done
+            running=("${still[@]}")
+        done
+        (
+            TEST_LOG=${results}/${l}.log RESULTS=${results}/${l}.results
+            run_test "${l}" solution
+            echo "$? ${PASSED} ${FAILED} ${SKIPPED}" >"${results}/${l}.counts"
+        ) </dev/null &
+        running+=("$!")
+    done
+    wait "${running[@]}" 2>/dev/null
+    local rc
+    for l in "${LESSONS[@]}"; do
+        TEST_LOG=${results}/${l}.log
+        read -r rc PASSED FAILED SKIPPED <"${results}/${l}.counts" 2>/dev/null ||
+            { rc=1 PASSED=0 FAILED=1 SKIPPED=0; }
+        if [ "${rc}" -eq 0 ]; then
             if [ "${SKIPPED}" -gt 0 ]; then
                 echo "  ok    ${l} (${PASSED} passed, ${SKIPPED} skipped)"
             else
@@ -519,6 +552,7 @@ cmd_test() {
         grep -a -e '^  SKIPPED:' -e '^  NOTE:' "${TEST_LOG}" | sed 's/^/      /'
         total_p=$((total_p + PASSED)) total_f=$((total_f + FAILED)) total_s=$((total_s + SKIPPED))
     done
+    rm -rf "${results}"
     if [ -n "${harness_pid}" ]; then
         wait "${harness_pid}"
         echo "Testing the harness (tests/harness/, on a fixture lesson)"
@@ -870,21 +904,26 @@ watch_reset() {
 
 cmd_verify() {
     select_lessons
-    local bad=0 l
-    echo "Every untouched exercise must fail its test:"
+    local bad=0 count=0 l u what
+    echo "Every untouched exercise must fail its test (each program on its own):"
     for l in "${LESSONS[@]}"; do
-        if run_test "${l}" exercise; then
-            echo "  WRONG  ${l}: the untouched exercise PASSES its test - the test cannot fail"
-            bad=$((bad + 1))
-        else
-            echo "  good   ${l}: fails as it should ($(grep -c '^ASSERT:' "${TEST_LOG}") failed asserts)"
-        fi
+        while read -r u; do
+            count=$((count + 1))
+            if [ "${u}" = '@' ]; then what=${l}; u=""; else what="${l}/${u}.c"; fi
+            # One failure is all it takes: stop at the first (FAIL_FAST).
+            if FAIL_FAST=1 run_test "${l}" exercise "${u}"; then
+                echo "  WRONG  ${what}: the untouched exercise PASSES its tests - they cannot fail"
+                bad=$((bad + 1))
+            else
+                echo "  good   ${what}: fails as it should ($(awk -F '\t' '$1 == "fail" { print $2; exit }' "${RESULTS}"))"
+            fi
+        done < <(units_of "${l}")
     done
     if [ "${bad}" -gt 0 ]; then
         echo "${bad} exercise(s) pass untouched."
         return 1
     fi
-    echo "All ${#LESSONS[@]} exercises fail untouched."
+    echo "All ${count} exercises fail untouched."
 }
 
 # The runs of a lesson: lessons/NN/RUN lists them one a line ("PROG ARG...",

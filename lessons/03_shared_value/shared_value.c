@@ -82,8 +82,8 @@ static struct shared_value *make_value(void)
      * TODO 2: initialise the struct's lock so that a process other than
      * this one can wait for it and be woken when it is let go: make a
      * mutex attributes object, set it to be shared between processes, and
-     * initialise the mutex with it (pthread_mutexattr_init(3),
-     * pthread_mutexattr_setpshared(3), pthread_mutex_init(3)).  Each of
+     * initialise the mutex with it (pthread_mutexattr_init(3p),
+     * pthread_mutexattr_setpshared(3), pthread_mutex_init(3p)).  Each of
      * these returns an error number instead of setting errno: check every
      * one with err_exit_en() (common/errors.h).  Then give the value its
      * start, 0, as Value('i', 0) does, and return the struct. */

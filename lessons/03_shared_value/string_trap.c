@@ -80,9 +80,11 @@ int main(int argc, char *argv[])
         usage_exit("string_trap", "unexpected argument '%s'", argv[1]);
 
     struct shared_strings *shared = shared_map(sizeof *shared);
-    /* Shared memory is not always fresh: this array still holds an older,
-     * longer string, as memory that is used again does.  A copy must
-     * bring its own end. */
+    /* A fresh MAP_ANONYMOUS mapping is all zero bytes (mmap(2)), and
+     * Python zeroes its shared Values and Arrays too (sharedctypes.py), so
+     * a first copy would end well by luck.  Here the program itself puts
+     * an older, longer string in the array first, as memory used a second
+     * time holds one: the writer's copy must bring its own end. */
     snprintf(shared->text, sizeof shared->text, "%s", OLDER);
     say("the char array in shared memory holds an older string, '%s'", shared->text);
 

@@ -14,6 +14,9 @@
  *     Worker: Setting bar to 2
  *     Main: Dictionary contents: {'bar': 2, 'foo': 1}
  */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
@@ -34,9 +37,11 @@ struct job {
 void worker(void *arg)
 {
     struct job *job = arg;
-    /* TODO 1: set job->key to job->value in the manager's dict, through the
-     * proxy job->d (proxy.h: proxy_dict_set; mgr_int() makes the value).
-     * Wrap the call in proxy_must() so that an error stops the worker. */
+    /* TODO 1: d[key] = value: set job->key to job->value in the manager's
+     * dict, through the proxy job->d (proxy.h; mgr_int() makes the value).
+     * The server can refuse (a full dict, a server gone): then this worker
+     * must fail - end with an error that says why (mgr_error()) - and not
+     * claim below that it set anything. */
     say("Setting %s to %d", job->key, job->value);
 }
 
@@ -47,8 +52,10 @@ void print_dict(const char *label, const struct proxy *d)
     size_t n = 0;
     char text[1024];
     (void)d;
-    /* TODO 2: fetch the dict's items from the manager through the proxy d
-     * (proxy_items), instead of printing the empty local array. */
+    /* TODO 2: fetch the dict's items from the manager through the proxy d,
+     * instead of printing the empty local array.  If the server does not
+     * give them, stop with an error that says why, rather than print a
+     * dict that was never fetched. */
     say("%s%s", label, mgr_format_dict(items, n, text, sizeof text));
 }
 
@@ -66,14 +73,30 @@ static void show_trap(const struct proxy *d)
     print_dict("the manager's:  ", d);
 }
 
+/* with multiprocessing.Manager() as manager: ... - the with-statement
+ * shuts the manager down however the block ends, an exception included.
+ * Here atexit(3) does that: main's every way out (return, fatal(),
+ * proxy_must()) goes through exit(), which runs this.  The workers leave
+ * with _exit(), which does not, so they never stop their parent's server. */
+static struct mgr manager;
+static bool manager_running;
+
+static void shut_manager_down(void)
+{
+    if (manager_running && mgr_shutdown(&manager) == -1)
+        fprintf(stderr, "manager_dict: shutting the manager down: %s\n", mgr_error());
+    manager_running = false;
+}
+
 int main(int argc, char *argv[])
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "trap") != 0))
         usage_exit(USAGE, "unexpected argument '%s'", argv[1]);
     speaker_set("Main");
 
-    struct mgr manager; /* with multiprocessing.Manager() as manager: */
-    proxy_must(mgr_start(&manager));
+    proxy_must(mgr_start(&manager)); /* with multiprocessing.Manager() as manager: */
+    manager_running = true;
+    atexit(shut_manager_down);
     struct job jobs[2] = { { .key = "foo", .value = 1 }, { .key = "bar", .value = 2 } };
     proxy_must(proxy_create_dict(&manager, &jobs[0].d)); /* d = manager.dict() */
     jobs[1].d = jobs[0].d;
@@ -81,14 +104,15 @@ int main(int argc, char *argv[])
     pid_t workers[2];
     for (int k = 0; k < 2; k++)
         workers[k] = process_start("Worker", worker, &jobs[k]);
-    for (int k = 0; k < 2; k++)
-        if (process_join(workers[k]) != 0)
-            fatal("a worker failed");
+    int failed = 0;
+    for (int k = 0; k < 2; k++) /* join both, even when the first failed */
+        failed += process_join(workers[k]) != 0;
+    if (failed > 0)
+        fatal("%d worker(s) failed", failed);
 
     print_dict("Dictionary contents: ", &jobs[0].d);
     if (argc == 2)
         show_trap(&jobs[0].d);
 
-    proxy_must(mgr_shutdown(&manager));
-    return 0;
+    return 0; /* and shut_manager_down() runs */
 }

@@ -1,42 +1,56 @@
-/* memfd_send.c - shared memory without a name: hand its descriptor over.
+/* memfd_send.c - shared memory without a name: seal it, hand its descriptor over.
  *
- * usage: memfd_send
+ * usage: memfd_send [readonly | hold]
  *
  * memfd_create(2) makes a file that lives in memory and has no name in any
- * directory: nothing in /dev/shm, nothing to clean up, and nobody can open
- * it.  The only way in is a descriptor.  This program writes into such a
- * file, then passes the descriptor to another program over a Unix domain
- * socket, as SCM_RIGHTS ancillary data (unix(7)).  The kernel installs a new
+ * directory: nothing in /dev/shm, nothing to clean up.  The way in is a
+ * descriptor.  This program writes into such a file, seals its size, then
+ * passes the descriptor to another program over a Unix domain socket, as
+ * SCM_RIGHTS ancillary data (unix(7)).  The kernel installs a new
  * descriptor in the receiver that refers to the same file: the receiver's
  * reply, written into its own mapping, is what the sender then reads.
  *
+ * Seals (fcntl(2), "File Sealing") are promises the kernel keeps for
+ * everyone who holds the file: F_SEAL_SHRINK and F_SEAL_GROW fix its size,
+ * so that no receiver can shrink it under the sender's mapping (whose next
+ * read would die of SIGBUS).  `readonly` adds F_SEAL_FUTURE_WRITE: nobody
+ * can map it for writing any more, while the sender's own mapping, made
+ * before, still writes.
+ *
  * The receiver, memfd_recv, is a separate program started with exec.  It
  * inherits neither the memory (exec replaces it) nor the descriptor
- * (MFD_CLOEXEC closes it on exec): the socket is its only way in.
+ * (MFD_CLOEXEC closes it on exec): the socket is its way in.
  *
- * Your job: TODO 1 in main() makes the memory; memfd_recv.c has the
- * other TODO.  The lesson is in README.md beside this file.
+ * `hold` hands nothing over: it keeps the memfd until SIGINT or SIGTERM,
+ * then reads it once more.  Meanwhile another process of the same user can
+ * open it through /proc/PID/fd/N (README.md, "Look inside").
  *
  * Expected output:
  *     Sender: wrote 'hello through a memfd' into memfd:lesson08 (4096 bytes)
+ *     Sender: sealed its size: the receiver can neither shrink nor grow it
  *     Sender: passing the descriptor to the receiver (SCM_RIGHTS)
- *     Receiver: got a descriptor for /memfd:lesson08 (deleted), 4096 bytes
- *     Receiver: read 'hello through a memfd'
- *     Receiver: wrote 'hello back from the receiver'
+ *     Receiver: ... (memfd_recv.c)
  *     Sender: found 'hello back from the receiver' in the same memory
+ *
+ * Your job: TODO 1 in main() makes the memory, TODO 2 in send_fd() hands
+ * it over, TODO 3 in seal() seals it.  Do memfd_recv.c first: `make check`
+ * tests the receiver before this program.  The lesson is in README.md.
  *
  * Next: memfd_recv.c, the other end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -44,11 +58,12 @@
 #include "process.h"
 #include "say.h"
 
-#define USAGE "memfd_send"
+#define USAGE "memfd_send [readonly | hold]"
 #define TEXT "hello through a memfd"
+#define UPDATE "updated by the sender after sealing"
 #define SEGMENT_SIZE 4096
-/* How long to wait for the receiver to connect.  It connects within
- * milliseconds; waiting longer only happens if it could not start. */
+/* How long to wait for a live receiver to connect.  It connects within
+ * milliseconds; one that ends first is noticed at once. */
 #define PATIENCE_MS 5000
 
 /* Where the two programs meet: a socket in a fresh directory. */
@@ -104,27 +119,53 @@ static void run_receiver(void *arg)
     err_exit("exec %s", m->receiver);
 }
 
-/* Accept the receiver's connection.  Should it never come (the receiver
- * could not start), stop it and give up rather than wait for ever. */
+/* Accept the receiver's connection.  A receiver that ends before it
+ * connects (it could not start, or failed) is noticed at once; one that
+ * is alive but slow (a loaded machine, a sanitizer build) gets up to
+ * PATIENCE_MS, and is then stopped: never wait for ever. */
 static int accept_receiver(int listener, const struct meeting *m, pid_t receiver)
 {
     struct pollfd pfd = { .fd = listener, .events = POLLIN };
-    int ready;
-    while ((ready = poll(&pfd, 1, PATIENCE_MS)) == -1)
-        if (errno != EINTR)
+    for (int waited = 0; waited < PATIENCE_MS; waited += 20) {
+        int ready = poll(&pfd, 1, 20);
+        if (ready == -1 && errno != EINTR)
             err_exit("poll");
-    if (ready == 0) {
-        if (kill(receiver, SIGKILL) == -1)
-            err_exit("kill %ld", (long)receiver);
-        process_join(receiver);
-        remove_meeting_point(m);
-        fatal("the receiver did not connect within %d ms", PATIENCE_MS);
+        if (ready > 0) {
+            int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+            if (conn == -1)
+                err_exit("accept4");
+            remove_meeting_point(m);
+            return conn;
+        }
+        int status;
+        pid_t ended = waitpid(receiver, &status, WNOHANG);
+        if (ended == -1)
+            err_exit("waitpid");
+        if (ended == receiver) {
+            remove_meeting_point(m);
+            fatal("the receiver ended before it connected (exit status %d)",
+                  WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+        }
     }
-    int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-    if (conn == -1)
-        err_exit("accept4");
+    if (kill(receiver, SIGKILL) == -1)
+        err_exit("kill %ld", (long)receiver);
+    process_join(receiver);
     remove_meeting_point(m);
-    return conn;
+    fatal("the receiver did not connect within %d ms", PATIENCE_MS);
+}
+
+/* Fix the memfd's size for good: no holder of the file, the receiver
+ * included, can shrink it (which would turn the sender's next read of its
+ * mapping into SIGBUS) or grow it.  With read_only, nobody can make a new
+ * writable mapping or write(2) to it either; mappings made before stay
+ * writable. */
+static void seal(int fd, bool read_only)
+{
+    /* TODO 3: add the seals this comment above promises (fcntl(2), "File
+     * sealing"), and F_SEAL_FUTURE_WRITE as well when read_only is true.
+     * A failure is an error with errno: err_exit. */
+    (void)fd;
+    (void)read_only;
 }
 
 /* Send fd over the connection as SCM_RIGHTS ancillary data.  It rides on
@@ -132,25 +173,17 @@ static int accept_receiver(int listener, const struct meeting *m, pid_t receiver
  * 0 bytes, so there must be at least one. */
 static void send_fd(int conn, int fd)
 {
-    char byte = 'F';
-    struct iovec io = { .iov_base = &byte, .iov_len = 1 };
-    union { /* a buffer aligned for a struct cmsghdr (cmsg(3)) */
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg = {
-        .msg_iov = &io, .msg_iovlen = 1,
-        .msg_control = control.buf, .msg_controllen = sizeof control.buf,
-    };
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof fd);
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    /* MSG_NOSIGNAL: if the receiver is gone, an error, not SIGPIPE. */
-    if (sendmsg(conn, &msg, MSG_NOSIGNAL) == -1)
-        err_exit("sendmsg");
+    /* TODO 2: send one byte (any), with fd attached as a control message
+     * of level SOL_SOCKET and type SCM_RIGHTS (sendmsg(2), unix(7)).
+     * Constraints:
+     *   - the control buffer must be aligned for a struct cmsghdr, and
+     *     sized with the cmsg(3) macros, not by hand;
+     *   - fd goes into the message's data as bytes: CMSG_DATA() promises
+     *     no alignment (the build refuses a cast to int *);
+     *   - if the receiver is gone, sendmsg must fail, not kill this
+     *     program with SIGPIPE; a failure is err_exit. */
+    (void)conn;
+    (void)fd;
 }
 
 /* The path of memfd_recv: the folder this program was started from. */
@@ -169,19 +202,43 @@ static void find_receiver(struct meeting *m)
         err_exit("%s (is it built? make)", m->receiver);
 }
 
+/* `hold`: keep the memfd open, and say where another process can find it,
+ * until SIGINT or SIGTERM (blocked since the start); then read it again.
+ * If someone shrank it meanwhile, that read is where SIGBUS strikes. */
+static void hold(int fd, const char *shared, size_t size, const sigset_t *stop)
+{
+    say("holding memfd:lesson08 as /proc/%ld/fd/%d until SIGINT or SIGTERM",
+        (long)getpid(), fd);
+    while (sigwaitinfo(stop, NULL) == -1)
+        if (errno != EINTR)
+            err_exit("sigwaitinfo");
+    say("still reads '%.*s' in its own mapping", (int)strnlen(shared, size), shared);
+}
+
 int main(int argc, char *argv[])
 {
-    if (argc > 1)
-        usage_exit(USAGE, "unexpected argument '%s'", argv[1]);
+    bool read_only = argc == 2 && strcmp(argv[1], "readonly") == 0;
+    bool holding = argc == 2 && strcmp(argv[1], "hold") == 0;
+    if (argc > 2 || (argc == 2 && !read_only && !holding))
+        usage_exit(USAGE, "unexpected argument '%s'", argv[argc - 1]);
     speaker_set("Sender");
     struct meeting m;
     find_receiver(&m);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    if (holding && sigprocmask(SIG_BLOCK, &stop, NULL) == -1)
+        err_exit("sigprocmask");
 
     int fd = -1;
-    /* TODO 1: make the memory: a file in memory with no name in any
-     * directory, labelled "lesson08" (the label shows in /proc/PID/fd).
-     * Programs this one starts with exec must not inherit it (they get it
-     * over the socket or not at all).  Check the call: err_exit. */
+    /* TODO 1: make the memory (memfd_create(2)): a file in memory with no
+     * name in any directory, labelled "lesson08" (the label shows in
+     * /proc/PID/fd).  Constraints:
+     *   - programs this one starts with exec must not inherit it: they get
+     *     it over the socket or not at all;
+     *   - seal() below must be able to seal it.
+     * Check the call: err_exit. */
     if (fd == -1)
         fatal("TODO 1: there is no memory to share yet");
     if (ftruncate(fd, SEGMENT_SIZE) == -1)
@@ -193,6 +250,23 @@ int main(int argc, char *argv[])
     memcpy(shared, TEXT, sizeof TEXT);
     say("wrote '%s' into memfd:lesson08 (%zu bytes)", shared, size);
 
+    /* Sealed after mapping and writing: F_SEAL_FUTURE_WRITE stops new
+     * writable mappings, not the one the sender already has. */
+    seal(fd, read_only);
+    if (read_only) {
+        say("sealed it read-only: F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_FUTURE_WRITE");
+        memcpy(shared, UPDATE, sizeof UPDATE);
+        say("wrote '%s' through its own mapping, made before the seal", shared);
+    } else {
+        say("sealed its size: the receiver can neither shrink nor grow it");
+    }
+    if (holding) {
+        hold(fd, shared, size, &stop);
+        return 0;
+    }
+
+    /* Said before the receiver starts, so that its lines come after. */
+    say("passing the descriptor to the receiver (SCM_RIGHTS)");
     /* Listen before the receiver exists, so its connect cannot miss us. */
     int listener = listen_for_receiver(&m);
     pid_t receiver = process_start("Receiver", run_receiver, &m);
@@ -200,16 +274,18 @@ int main(int argc, char *argv[])
     if (close(listener) == -1)
         err_exit("close");
 
-    say("passing the descriptor to the receiver (SCM_RIGHTS)");
     send_fd(conn, fd);
-    /* The receiver holds its own reference now; ours can go. */
-    if (close(fd) == -1 || close(conn) == -1)
+    if (close(conn) == -1)
         err_exit("close");
 
     int status = process_join(receiver);
     if (status != 0)
         fatal("the receiver failed (exit status %d)", status);
+    /* Read in our own mapping: if the receiver had managed to shrink the
+     * file, this is where the sender would die of SIGBUS. */
     say("found '%.*s' in the same memory", (int)strnlen(shared, size), shared);
+    if (close(fd) == -1)
+        err_exit("close");
     if (munmap(shared, size) == -1)
         err_exit("munmap");
     return 0;

@@ -14,12 +14,12 @@
  * it waits for SIGINT or SIGTERM, then unlinks the name.  SIGKILL cannot be
  * caught, so a killed holder leaves the object behind.
  *
- * Your job: the TODOs in main(), creating the object and giving it its
- * size.  The lesson is in README.md beside this file; `make check` tells
- * you how you are doing.
- *
  * Expected output:
  *     Creator: wrote 'hello from the creator' to /NAME (4096 bytes)
+ *
+ * Your job: the two TODOs in main(), creating the object and giving it
+ * its size.  The lesson is in README.md beside this file; `make check`
+ * tells you how you are doing, `make hint` helps when you are stuck.
  *
  * Next: shm_read.c, the other program.
  */
@@ -91,16 +91,22 @@ int main(int argc, char *argv[])
         err_exit("sigprocmask");
 
     int fd = -1;
-    /* TODO 1: create the shared memory object `name` with shm_open(3), for
-     * reading and writing, readable by our own user only (mode 0600).  It
-     * must be a NEW object: if the name is already taken, do not use what
-     * is there.  Stop with a message that says the name "already exists"
-     * in that case (fatal), and with err_exit for any other failure. */
+    /* TODO 1: create the shared memory object `name` (shm_open(3)), open
+     * for reading and writing.  Constraints:
+     *   - it must be a NEW object: if the name is taken already, do not
+     *     use what is there - stop with a message saying the name already
+     *     exists (fatal), and let any other failure report its errno
+     *     (err_exit);
+     *   - only our own user may open it: nobody else may read it or write
+     *     it, whatever the umask.
+     * README.md, "The life of an object", says why each matters. */
     if (fd == -1)
         fatal("TODO 1: no shared memory object is open yet");
 
-    /* TODO 2: a new object is 0 bytes long.  Give it SEGMENT_SIZE bytes.
-     * If that fails, the object is still ours: remove_and_stop(name, why). */
+    /* TODO 2: a new object is 0 bytes long: give it SEGMENT_SIZE bytes.
+     * That can fail (a file size limit, a full /dev/shm): then the object
+     * is still ours, and must not stay behind - remove_and_stop(name, why),
+     * with why saying what went wrong (strerror(3)). */
 
     size_t size;
     char *shared = nshm_map(fd, PROT_READ | PROT_WRITE, &size);

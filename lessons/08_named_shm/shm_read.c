@@ -11,14 +11,14 @@
  * Python's shm.unlink(): once no process maps the object either, the kernel
  * frees its memory.  Without it the object stays in /dev/shm.
  *
- * Your job: the TODO at the end of main(), where the reader, the last
- * user, removes the name.  The lesson is in README.md beside this file.
- *
  * Expected output (shm_create /NAME, then shm_read /NAME unlink):
  *     Reader: read 'hello from the creator' from /NAME (4096 bytes)
  *     Reader: unlinked /NAME
  *
- * Next: memfd_send.c, the same without a name.
+ * Your job: the two TODOs in main(), opening the object by its name and
+ * removing the name.  The lesson is in README.md beside this file.
+ *
+ * Next: memfd_recv.c and memfd_send.c, the same without a name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,15 +47,13 @@ int main(int argc, char *argv[])
                    "of them '/', not '%s'", NAME_MAX - 1, name);
     speaker_set("Reader");
 
-    /* Open what exists; without O_CREAT a missing name is an error, not a
-     * new empty object. */
-    int fd = shm_open(name, O_RDONLY, 0);
-    if (fd == -1) {
-        if (errno == ENOENT)
-            fatal("there is no shared memory object %s: has the creator run? "
-                  "(ls /dev/shm)", name);
-        err_exit("shm_open %s", name);
-    }
+    int fd = -1;
+    /* TODO 1: open the object `name` that the creator made, for reading
+     * only (shm_open(3)).  It must already exist: a reader never creates
+     * one.  If it fails, stop and say why (err_exit); a missing name
+     * (which errno?) deserves a message that says so. */
+    if (fd == -1)
+        fatal("TODO 1: nothing is open yet");
     size_t size;
     const char *shared = nshm_map(fd, PROT_READ, &size);
     if (shared == NULL)
@@ -71,8 +69,9 @@ int main(int argc, char *argv[])
         err_exit("munmap");
 
     if (unlink_it) {
-        /* TODO: remove the name with shm_unlink(3) (check it: err_exit), so
-         * that nothing is left in /dev/shm.  Then say so with the line
+        /* TODO 2: remove the name (shm_unlink(3)), so that nothing is left
+         * in /dev/shm; it can fail, and then this program must not claim
+         * it did - say why and stop (err_exit).  Then say so, with
          *     say("unlinked %s", name); */
     }
     return 0;

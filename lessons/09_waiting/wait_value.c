@@ -2,7 +2,7 @@
  * the writer tells it that a value is there, instead of looking again and
  * again.
  *
- * usage: wait_value [condvar | semaphore | spurious | compare]
+ * usage: wait_value [condvar | semaphore | spurious | lost-writer | compare]
  *
  *   condvar    (the default) beside the value in the shared mapping: a
  *              process-shared mutex and two process-shared condition
@@ -12,17 +12,31 @@
  *   semaphore  the same hand-over with two process-shared semaphores, "a
  *              value is ready" and "the value was taken", and no mutex.
  *   spurious   condvar, and before each value the writer wakes the sleeping
- *              reader with nothing new, as a spurious wakeup would.  A
- *              reader that waits right sleeps again; it counts how often
- *              that happened.
+ *              reader with nothing new, as a spurious wakeup would.  The
+ *              reader's predicate loop puts it back to sleep; it counts how
+ *              often that happened.
+ *   lost-writer  condvar, but the writer is killed (SIGKILL) once the
+ *              reader has taken value 1: nobody will ever put value 2, and
+ *              the reader must give up by itself at its deadline, asleep
+ *              until then.  Says how often the reader was switched out.
  *   compare    the same writer twice: first with lesson 03's reader, which
  *              looks every 100 microseconds, then with the sleeping one.
  *              Prints the CPU time each reader used (getrusage(2)).
  *
- * Your job: TODO 1 in make_value(), TODO 2 in wait_until(), TODOs 3 and 4
- * in put() and take() - the condition variable way.  The semaphore way is
- * written out already.  The lesson is in README.md beside this file;
- * `make check` tells you how you are doing.
+ * Your job: TODO 1 in make_value(), TODOs 2 and 3 in wait_until(), TODOs
+ * 4 and 5 in put() and take() - the condition variable way.  The semaphore
+ * way is written out already.  The lesson is in README.md beside this
+ * file; `make check` tells you how you are doing, `make hint` helps.
+ *
+ * Seed 002's reader looks at the value, sleeps half a second, and looks
+ * again.  Lesson 03 looked every 100 microseconds to be on time; this
+ * lesson does not look at all until there is something to see.  The output
+ * is lesson 03's, in the same fixed order: each side still waits for the
+ * other, only the way of waiting changed.
+ *
+ * A waiter gives up after PATIENCE_MS milliseconds (1000 unless set in the
+ * environment) and two ticks (TICK_MS): a partner that is alive answers
+ * long before.
  *
  * Expected output (condvar; the other ways: README.md):
  *     MainProcess: the condition variables are process-shared, on CLOCK_MONOTONIC
@@ -34,15 +48,21 @@
  *     MainProcess: the writer is done; putting -1
  *     Reader: -1 means stop
  *     MainProcess: the reader is done; the value is -1
+ *
+ * Next: lesson 10, what each way of sharing costs.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <semaphore.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 
+#include "args.h"
 #include "checked.h"
 #include "errors.h"
 #include "pace.h"
@@ -50,7 +70,7 @@
 #include "say.h"
 #include "shared.h"
 
-#define USAGE "wait_value [condvar | semaphore | spurious | compare]"
+#define USAGE "wait_value [condvar | semaphore | spurious | lost-writer | compare]"
 #define VALUES 5 /* the writer puts 0 .. VALUES - 1, as in seed 002 */
 
 /* Lesson 03's Value - the int, its lock and the two turn-taking counters -
@@ -66,11 +86,14 @@ struct shared_value {
 
     /* Set by the parent before the children exist, then only read. */
     bool nudging;           /* the spurious run: wake the reader for nothing */
+    bool losing_writer;     /* the lost-writer run: the writer dies part-way */
 
-    /* Kept by nap() in the spurious run, so that the writer can tell when
-     * the reader sleeps, and the reader can count its empty wakeups. */
-    int reader_asleep;      /* 1 while the reader sleeps on `news` */
+    /* Kept by count_reached() in the spurious run, so that the writer can
+     * tell when the reader sleeps, and the reader can count its wakeups
+     * with nothing new. */
+    int reader_asleep;      /* 1 from its last look until it looks again */
     int reader_naps;        /* how many times it went to sleep on `news` */
+    int put_at_nap;         /* `put` when it last went to sleep */
     int woke_for_nothing;   /* how many times it woke with `put` unchanged */
 
     /* The semaphore way: each post is remembered until a wait takes it. */
@@ -78,7 +101,7 @@ struct shared_value {
     sem_t done;             /* "the value was taken": posted once per value */
 };
 
-enum way { CONDVAR, SEMAPHORE, POLLING };
+enum way { CONDVAR, SEMAPHORE, POLLING, LOST_WRITER };
 
 /* ------------------------------------------------------------- making it */
 
@@ -133,10 +156,11 @@ static struct shared_value *make_value(enum way way)
     /* TODO 1: make the attribute say two things: that the condition
      * variables will be used by several processes, not only by the threads
      * of this one; and that their deadlines are times on CLOCK_MONOTONIC,
-     * the clock patience_deadline() reads.  See
+     * the clock that only moves forward.  See
      * pthread_condattr_setpshared(3p) and pthread_condattr_setclock(3p).
      * Like every pthread call, each returns the error number:
      * if (s != 0) err_exit_en(s, "..."). */
+
     check_cond_kind(&attr);
     s = pthread_cond_init(&v->news, &attr);
     if (s != 0)
@@ -150,98 +174,104 @@ static struct shared_value *make_value(enum way way)
 
 /* --------------------------------------------------------------- waiting */
 
-/* SHARED_PATIENCE_S seconds and two ticks from now, on `clock`: as long as
- * lesson 03's shared_wait_until() waits.  A partner that is alive answers
- * long before; one that never answers is not there. */
-static struct timespec patience_deadline(clockid_t clock)
+/* How long a waiter waits for its partner, in milliseconds: PATIENCE_MS
+ * (1000 unless set) and two ticks.  A partner that is alive answers long
+ * before; one that does not is not there.  The tests set PATIENCE_MS. */
+static long patience_ms(void)
 {
-    struct timespec t;
-    if (clock_gettime(clock, &t) == -1)
-        err_exit("clock_gettime");
-    long long ns = t.tv_nsec + 2LL * pace_tick_ms() * 1000000;
-    t.tv_sec += SHARED_PATIENCE_S + (time_t)(ns / 1000000000);
-    t.tv_nsec = (long)(ns % 1000000000);
-    return t;
+    const char *text = getenv("PATIENCE_MS");
+    long ms = 1000;
+    if (text != NULL && *text != '\0' && !parse_long(text, 1, 600000, &ms))
+        fatal("PATIENCE_MS must be a whole number of milliseconds from 1 to "
+              "600000, not '%s'", text);
+    return ms + 2 * pace_tick_ms();
 }
 
-/* Has `deadline`, a time on CLOCK_MONOTONIC, passed? */
-static bool passed(const struct timespec *deadline)
+/* Milliseconds on CLOCK_MONOTONIC since `start`. */
+static long ms_since(const struct timespec *start)
 {
     struct timespec now;
     if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
         err_exit("clock_gettime");
-    return now.tv_sec > deadline->tv_sec ||
-           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+    return (long)((now.tv_sec - start->tv_sec) * 1000 +
+                  (now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
-/* Sleep once on `cond`, with v->lock held.  pthread_cond_timedwait() lets
- * go of the lock as it falls asleep - in one step, so that no signal can
- * slip in between - and has it again when it returns.  Returns false if
- * the deadline passed first.  A return says "look again", nothing more:
- * whatever the caller waits for may or may not have happened (README.md).
- * The lines under `watched` only keep count for the spurious run. */
-static bool nap(struct shared_value *v, pthread_cond_t *cond,
-                const struct timespec *deadline)
+/* Is *counter at least `want`?  The predicate of wait_until()'s loop, read
+ * with v->lock held: ask it before every sleep, and again after every
+ * wakeup.  In the spurious run it also keeps the count that lets the
+ * writer see the reader fall asleep (a false answer means: it sleeps next,
+ * still holding the lock) and counts the wakeups that brought nothing. */
+static bool count_reached(struct shared_value *v, pthread_cond_t *cond,
+                          const int *counter, int want)
 {
-    bool watched = v->nudging && cond == &v->news;
-    int put_before = v->put;
-    if (watched) {
-        v->reader_asleep = 1;
-        v->reader_naps++;
-        Pthread_cond_signal(&v->turn); /* the writer may wait for this */
-    }
-    int s = pthread_cond_timedwait(cond, &v->lock, deadline);
-    if (watched) {
-        v->reader_asleep = 0;
-        if (s == 0 && v->put == put_before)
-            v->woke_for_nothing++;
-    }
-    if (s == ETIMEDOUT)
-        return false;
-    if (s != 0)
-        err_exit_en(s, "pthread_cond_timedwait");
-    return true;
-}
-
-/* Wait until *counter, read with v->lock held, is at least `want`: lesson
- * 03's shared_wait_until(), without the looking.  Sleeps on `cond`, which
- * whoever makes *counter grow signals.  Returns true once it is; false if
- * the deadline passes first. */
-static bool wait_until(struct shared_value *v, pthread_cond_t *cond,
-                       const int *counter, int want,
-                       const struct timespec *deadline)
-{
-    Pthread_mutex_lock(&v->lock);
-    /* TODO 2: sleep with nap(v, cond, deadline) until *counter is at least
-     * `want`.  nap() wants the lock held, as it is here, and gives it back
-     * held.  When nap() returns false the deadline has passed: stop, and
-     * let the line below tell the caller how far the count got.  Read
-     * README.md first: a return from nap() promises less than it seems. */
-    (void)nap;
-    (void)cond;
-    (void)deadline;
     bool reached = *counter >= want;
+    if (v->nudging && cond == &v->news) {
+        if (v->reader_asleep) { /* it looks again: after a wakeup */
+            v->reader_asleep = 0;
+            if (v->put == v->put_at_nap)
+                v->woke_for_nothing++;
+        }
+        if (!reached) { /* it goes to sleep now */
+            v->reader_asleep = 1;
+            v->put_at_nap = v->put;
+            v->reader_naps++;
+            Pthread_cond_signal(&v->turn); /* the writer may wait for this */
+        }
+    }
+    return reached;
+}
+
+/* Wait until *counter, read with v->lock held, is at least `want`, but no
+ * longer than patience_ms milliseconds: lesson 03's shared_wait_until(),
+ * without the looking.  Sleeps on `cond`, which whoever makes *counter
+ * grow signals.  Returns true once it is; false if time runs out first.
+ * Ends the process if a call fails. */
+static bool wait_until(struct shared_value *v, pthread_cond_t *cond,
+                       const int *counter, int want, long patience_ms)
+{
+    /* TODO 2: work out the deadline: patience_ms milliseconds from now,
+     * as a time on the clock the condition variables read (TODO 1), in a
+     * struct timespec whose tv_nsec stays below one second
+     * (clock_gettime(2)).  One deadline for the whole wait, however many
+     * times it sleeps. */
+
+    /* TODO 3: with v->lock held, sleep on `cond` (pthread_cond_timedwait)
+     * until count_reached(v, cond, counter, want) says yes - ask it before
+     * every sleep and after every wakeup, it is the predicate - or until
+     * the deadline has passed.  Constraints:
+     *   - a wakeup is not news: read README.md, "Why while, not if";
+     *   - when the deadline has passed, stop waiting (which return value
+     *     says so?); any other error ends the process (err_exit_en);
+     *   - sleep until the deadline or a signal, never in short naps;
+     *   - return whether the count got there; unlock before returning. */
+    Pthread_mutex_lock(&v->lock);
+    bool reached = count_reached(v, cond, counter, want); /* looks once */
+    (void)patience_ms; /* remove once TODO 2 uses it */
     Pthread_mutex_unlock(&v->lock);
     return reached;
 }
 
-/* wait_until() with the patience of lesson 03.  Ends the process, saying
- * what the caller waited for, unless the count got there and a signal
- * woke the caller before the deadline. */
+/* wait_until() with the patience of patience_ms().  Ends the process,
+ * saying what the caller waited for, unless the count got there and a
+ * signal woke the caller before the time was up. */
 static void wait_for(struct shared_value *v, pthread_cond_t *cond,
                      const int *counter, int want, const char *what)
 {
-    struct timespec deadline = patience_deadline(CLOCK_MONOTONIC);
-    bool reached = wait_until(v, cond, counter, want, &deadline);
-    bool late = passed(&deadline);
+    long patience = patience_ms();
+    struct timespec start;
+    if (clock_gettime(CLOCK_MONOTONIC, &start) == -1)
+        err_exit("clock_gettime");
+    bool reached = wait_until(v, cond, counter, want, patience);
+    bool late = ms_since(&start) >= patience;
     if (reached && !late)
         return;
     if (reached)
         fatal("%s slept to its deadline waiting for %s, though the count "
               "had got there: nobody signalled", speaker(), what);
     if (late)
-        fatal("%s gave up waiting for %s: is the memory shared, and does "
-              "anyone signal?", speaker(), what);
+        fatal("%s gave up waiting for %s after %ld ms: is the memory shared, "
+              "and does anyone signal?", speaker(), what, patience);
     fatal("%s stopped waiting for %s with time left, the count still short",
           speaker(), what);
 }
@@ -255,7 +285,7 @@ static int put(struct shared_value *v, int value)
     Pthread_mutex_lock(&v->lock);
     v->value = value;
     int n = ++v->put;
-    /* TODO 3: the reader may be asleep on v->news, waiting for `put` to
+    /* TODO 4: the reader may be asleep on v->news, waiting for `put` to
      * grow.  Wake it - here, after the change, with the lock still held
      * (README.md says why there). */
     Pthread_mutex_unlock(&v->lock);
@@ -267,7 +297,7 @@ static void take(struct shared_value *v, int n)
 {
     Pthread_mutex_lock(&v->lock);
     v->taken = n;
-    /* TODO 4: the writer may be asleep on v->turn, waiting for `taken` to
+    /* TODO 5: the writer may be asleep on v->turn, waiting for `taken` to
      * grow: wake it too. */
     Pthread_mutex_unlock(&v->lock);
 }
@@ -277,7 +307,8 @@ static void take(struct shared_value *v, int n)
  * sleep.  Waiting for both makes the count of empty wakeups exact. */
 static void nudge(struct shared_value *v)
 {
-    wait_for(v, &v->turn, &v->reader_asleep, 1, "the reader to fall asleep");
+    wait_for(v, &v->turn, &v->reader_asleep, 1,
+             "the reader to fall asleep (it asks count_reached() first)");
     Pthread_mutex_lock(&v->lock);
     int naps = v->reader_naps;
     Pthread_cond_broadcast(&v->news);
@@ -295,6 +326,8 @@ static void writer(void *arg)
         say("%d", i); /* before putting it: the reader prints after us */
         int n = put(v, i);
         wait_for(v, &v->turn, &v->taken, n, "the reader to take a value");
+        if (v->losing_writer && i == 1)
+            raise(SIGKILL); /* as if the OOM killer chose it */
         pace_wait(1);
     }
 }
@@ -354,7 +387,16 @@ static void polling_reader(void *arg)
  * CLOCK_REALTIME, so the deadline is on that clock. */
 static void sem_wait_for(sem_t *sem, const char *what)
 {
-    struct timespec deadline = patience_deadline(CLOCK_REALTIME);
+    long patience = patience_ms();
+    struct timespec deadline;
+    if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
+        err_exit("clock_gettime");
+    deadline.tv_sec += patience / 1000;
+    deadline.tv_nsec += (patience % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     while (sem_timedwait(sem, &deadline) == -1) {
         if (errno == ETIMEDOUT)
             fatal("%s gave up waiting for %s: is the memory shared, and "
@@ -414,6 +456,29 @@ static double children_cpu_ms(void)
            (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
 }
 
+/* Wait until the writer w ends, and return its status; but if either
+ * child fails first, stop the other and end the program at once, saying
+ * which.  (A child that failed may have died holding v->lock: nobody
+ * could take it again, and waiting for the other would be waiting for
+ * ever.) */
+static int first_to_end(pid_t w, pid_t r)
+{
+    int status;
+    pid_t ended;
+    while ((ended = waitpid(-1, &status, 0)) == -1)
+        if (errno != EINTR)
+            err_exit("waitpid");
+    int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    if (ended == w && code == 0)
+        return 0;
+    pid_t other = ended == w ? r : w;
+    if (kill(other, SIGKILL) == -1)
+        err_exit("kill");
+    process_join(other);
+    fatal("the %s failed (exit status %d): see its message above",
+          ended == w ? "writer" : "reader", code);
+}
+
 /* Seed 002's story, once: the writer puts 0..4, the reader prints each,
  * the parent puts -1 when the writer is done.  Returns the CPU time the
  * reader used, in milliseconds. */
@@ -425,7 +490,7 @@ static double story(struct shared_value *v, enum way way)
                                          : reader;
     pid_t w = process_start("Writer", write, v);
     pid_t r = process_start("Reader", read, v);
-    int writer_status = process_join(w);
+    int writer_status = first_to_end(w, r);
 
     say("the writer is done; putting -1");
     if (way == SEMAPHORE)
@@ -443,6 +508,36 @@ static double story(struct shared_value *v, enum way way)
     say("the reader is done; the value is %d", v->value);
     Pthread_mutex_unlock(&v->lock);
     return reader_ms;
+}
+
+/* The writer is killed once the reader has taken value 1, so value 2 never
+ * comes: the reader must notice by itself, at its deadline, and sleep
+ * until then.  The kernel counts how often it gave up the CPU (a sleep,
+ * a wait for the lock, ...): a handful of times, unless it polled. */
+static void lose_writer(struct shared_value *v)
+{
+    v->losing_writer = true;
+    say("the writer will be killed after value 1: the reader must give up by itself");
+    pid_t w = process_start("Writer", writer, v);
+    pid_t r = process_start("Reader", reader, v);
+    int writer_status = process_join(w);
+    if (writer_status != 128 + SIGKILL)
+        fatal("the writer should have been killed (exit status %d), not %d",
+              128 + SIGKILL, writer_status);
+    say("the writer was killed (SIGKILL): nobody will put value 2, or -1");
+
+    struct rusage before, after;
+    if (getrusage(RUSAGE_CHILDREN, &before) == -1)
+        err_exit("getrusage");
+    int reader_status = process_join(r);
+    if (getrusage(RUSAGE_CHILDREN, &after) == -1)
+        err_exit("getrusage");
+    if (reader_status != 1)
+        fatal("the reader should have given up (exit status 1), not ended "
+              "with status %d", reader_status);
+    say("the reader gave up by itself");
+    say("the reader gave up the CPU %ld times in all (voluntary context switches)",
+        after.ru_nvcsw - before.ru_nvcsw);
 }
 
 /* Lesson 03's reader against this lesson's, over the same writer. */
@@ -470,6 +565,7 @@ int main(int argc, char *argv[])
     const char *mode = argc > 1 ? argv[1] : "condvar";
     if (argc > 2)
         usage_exit(USAGE, "unexpected argument '%s'", argv[2]);
+    (void)patience_ms(); /* a bad PATIENCE_MS or TICK_MS stops us here */
 
     if (strcmp(mode, "condvar") == 0) {
         story(make_value(CONDVAR), CONDVAR);
@@ -480,6 +576,8 @@ int main(int argc, char *argv[])
         v->nudging = true;
         say("before each value the writer wakes the reader with nothing new");
         story(v, CONDVAR);
+    } else if (strcmp(mode, "lost-writer") == 0) {
+        lose_writer(make_value(CONDVAR));
     } else if (strcmp(mode, "compare") == 0) {
         compare(make_value(CONDVAR));
     } else {

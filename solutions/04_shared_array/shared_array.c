@@ -8,12 +8,15 @@
  *                                 lock held across the whole read, and a[:]
  *
  * The C version of seed 002's multiprocessing.Array(ctypes.c_int, 5) and
- * seed 000's Array('d', range(10)).  An Array is a C array in a MAP_SHARED
- * mapping with one lock for the whole array, recursive like Python's
- * RLock: the thread that holds it may take it again.  Python takes that
- * lock around every single a[i]; a read of several elements that must fit
- * together (a snapshot) has to hold it across all of them - with
- * a.get_lock(): snap = list(a) - or take it once for a copy: a[:].
+ * of multiprocessing.Array('d', range(10)) - the shared-memory kind, not
+ * seed 000's manager.Array('d', range(10)), which is an array.array held
+ * by the manager's server process (managers.py; lessons 06, 07).  An
+ * Array is a C array in a MAP_SHARED mapping with one lock for the whole
+ * array, recursive like Python's RLock: the thread that holds it may take
+ * it again.  Python takes that lock around every single a[i]; a read of
+ * several elements that must fit together (a snapshot) has to hold it
+ * across all of them - with a.get_lock(): snap = list(a) - or take it
+ * once for a copy: a[:].
  *
  * The writer and the reader take turns as in lesson 03, so every list is
  * printed once.  The held run stops a writer halfway through a write it
@@ -330,7 +333,8 @@ static void halve(void *arg)
     Pthread_mutex_unlock(&a->lock);
 }
 
-/* Seed 000's Array('d', range(10)), changed by a child, seen by the parent. */
+/* multiprocessing.Array('d', range(10)) - ten doubles in shared memory,
+ * not seed 000's manager.Array - changed by a child, seen by the parent. */
 static void doubles(void)
 {
     struct double_array *a = shared_map(sizeof *a);

@@ -15,6 +15,9 @@
  *
  * Next: lesson 07 adds a queue, a list, a value and an array.
  */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
@@ -63,14 +66,30 @@ static void show_trap(const struct proxy *d)
     print_dict("the manager's:  ", d);
 }
 
+/* with multiprocessing.Manager() as manager: ... - the with-statement
+ * shuts the manager down however the block ends, an exception included.
+ * Here atexit(3) does that: main's every way out (return, fatal(),
+ * proxy_must()) goes through exit(), which runs this.  The workers leave
+ * with _exit(), which does not, so they never stop their parent's server. */
+static struct mgr manager;
+static bool manager_running;
+
+static void shut_manager_down(void)
+{
+    if (manager_running && mgr_shutdown(&manager) == -1)
+        fprintf(stderr, "manager_dict: shutting the manager down: %s\n", mgr_error());
+    manager_running = false;
+}
+
 int main(int argc, char *argv[])
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "trap") != 0))
         usage_exit(USAGE, "unexpected argument '%s'", argv[1]);
     speaker_set("Main");
 
-    struct mgr manager; /* with multiprocessing.Manager() as manager: */
-    proxy_must(mgr_start(&manager));
+    proxy_must(mgr_start(&manager)); /* with multiprocessing.Manager() as manager: */
+    manager_running = true;
+    atexit(shut_manager_down);
     struct job jobs[2] = { { .key = "foo", .value = 1 }, { .key = "bar", .value = 2 } };
     proxy_must(proxy_create_dict(&manager, &jobs[0].d)); /* d = manager.dict() */
     jobs[1].d = jobs[0].d;
@@ -78,14 +97,15 @@ int main(int argc, char *argv[])
     pid_t workers[2];
     for (int k = 0; k < 2; k++)
         workers[k] = process_start("Worker", worker, &jobs[k]);
-    for (int k = 0; k < 2; k++)
-        if (process_join(workers[k]) != 0)
-            fatal("a worker failed");
+    int failed = 0;
+    for (int k = 0; k < 2; k++) /* join both, even when the first failed */
+        failed += process_join(workers[k]) != 0;
+    if (failed > 0)
+        fatal("%d worker(s) failed", failed);
 
     print_dict("Dictionary contents: ", &jobs[0].d);
     if (argc == 2)
         show_trap(&jobs[0].d);
 
-    proxy_must(mgr_shutdown(&manager));
-    return 0;
+    return 0; /* and shut_manager_down() runs */
 }

@@ -1,6 +1,8 @@
 /* manager_queue.c - one process writes five shared objects, another reads them.
  *
  * usage: manager_queue [ROUNDS]      (default 4, as in the seed's output)
+ *        PATIENCE_MS=N in the environment: how long either side waits for
+ *        the other before it gives up (default 5000 ms + two ticks)
  *
  * The C version of seed 000: a manager holds a Value, an Array, a list, a
  * dict and a Queue.  Each round the writer (MyProcess1) sets the value and
@@ -23,6 +25,8 @@
  *     [2019-12-11 19:16:21] : dict {'val': 0}
  *     [2019-12-11 19:16:21] : Queue 0
  */
+#include <stdlib.h>
+
 #include "args.h"
 #include "errors.h"
 #include "manager.h"
@@ -38,13 +42,22 @@ struct shared {
     struct proxy value, array, list, dict, queue;
     struct proxy done; /* the reader's "printed round N" back to the writer */
     int rounds;
+    int patience_ms;   /* how long either side waits for the other */
 };
 
 /* How long either side waits for the other before giving up with an error
- * (instead of hanging): longer than a round can take, ticks included. */
+ * (instead of hanging): PATIENCE_MS, or longer than a round can take,
+ * ticks included. */
 static int patience_ms(void)
 {
-    return 5000 + 2 * (int)pace_tick_ms();
+    const char *text = getenv("PATIENCE_MS");
+    long ms;
+    if (text == NULL)
+        return 5000 + 2 * (int)pace_tick_ms();
+    if (!parse_long(text, 1, 600000, &ms))
+        usage_exit(USAGE, "PATIENCE_MS must be a whole number of ms from 1 to 600000, not '%s'",
+                   text);
+    return (int)ms;
 }
 
 /* MyProcess1.run(): write all five, then wait for the reader's "done". */
@@ -60,7 +73,7 @@ void writer(void *arg)
         proxy_must(proxy_queue_put(&s->queue, mgr_int(cnt)));
 
         struct mgr_value printed;
-        if (proxy_queue_get(&s->done, patience_ms(), &printed) == -1)
+        if (proxy_queue_get(&s->done, s->patience_ms, &printed) == -1)
             fatal("round %d: no word from the reader: %s", cnt, mgr_error());
         pace_wait(1);
     }
@@ -94,7 +107,7 @@ void reader(void *arg)
         struct mgr_value item = mgr_int(-1);
         /* q.get(timeout=...): the server parks this request until the
          * writer's put arrives; no process polls. */
-        if (proxy_queue_get(&s->queue, patience_ms(), &item) == -1)
+        if (proxy_queue_get(&s->queue, s->patience_ms, &item) == -1)
             fatal("round %d: nothing on the queue: %s", round, mgr_error());
         print_round(s, &item);
         proxy_must(proxy_queue_put(&s->done, item));
@@ -109,6 +122,7 @@ int main(int argc, char *argv[])
     if (argc == 2)
         s.rounds = (int)arg_long(argv[1], 1, 200, "ROUNDS", USAGE);
     pace_tick_ms(); /* a bad TICK_MS is reported here, once */
+    s.patience_ms = patience_ms();
 
     struct mgr manager;
     proxy_must(mgr_start(&manager));

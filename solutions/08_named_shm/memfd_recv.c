@@ -4,19 +4,28 @@
  *
  * The other end of memfd_send, which starts it.  It is a program of its
  * own: it shares no memory with the sender and inherits none of its
- * descriptors.  It connects to SOCKET and receives one descriptor as
- * SCM_RIGHTS ancillary data (unix(7), cmsg(3)), asks fstat(2) how big the
- * file behind it is, maps it, reads the sender's text and writes a reply
- * into the same memory.
+ * descriptors - it checks that first.  It connects to SOCKET and receives
+ * one descriptor as SCM_RIGHTS ancillary data (unix(7), cmsg(3)), refusing
+ * any message that is not exactly that.  It asks fstat(2) how big the file
+ * behind it is, maps it, reads the sender's text and writes a reply into
+ * the same memory - unless the file is sealed against writing
+ * (F_SEAL_FUTURE_WRITE), which it then shows.  Last it tries what a
+ * careless or hostile receiver could do: grow the file, and shrink it to
+ * nothing under the sender's mapping.  The seals refuse both.
  *
  * Expected output (between the sender's lines):
+ *     Receiver: no memfd came with exec: it has only what the socket brings
  *     Receiver: got a descriptor for /memfd:lesson08 (deleted), 4096 bytes
+ *     Receiver: seals: F_SEAL_SHRINK F_SEAL_GROW
  *     Receiver: read 'hello through a memfd'
  *     Receiver: wrote 'hello back from the receiver'
+ *     Receiver: ftruncate to 8192 bytes refused: Operation not permitted
+ *     Receiver: ftruncate to 0 bytes refused: Operation not permitted
  *
  * Next: README.md, "Look inside".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,8 +40,10 @@
 #define USAGE "memfd_recv SOCKET"
 #define REPLY "hello back from the receiver"
 
-/* Receive one byte and the descriptor that comes with it; return the
- * descriptor (a new number in this process, for the sender's file). */
+/* Receive one byte and the one descriptor that comes with it; return the
+ * descriptor (a new number in this process, for the sender's file).  Stops
+ * the program on anything else: end of file, no descriptor, control data
+ * cut short, more than one descriptor. */
 static int receive_fd(int sock)
 {
     char byte;
@@ -52,16 +63,52 @@ static int receive_fd(int sock)
             err_exit("recvmsg");
     if (n == 0)
         fatal("the sender hung up without sending anything");
+    /* More control data came than fits: the kernel kept what fitted and
+     * closed the rest (more descriptors than one). */
     if (msg.msg_flags & MSG_CTRUNC)
-        fatal("the control message did not fit: a descriptor was lost");
+        fatal("the control message did not fit: more than one descriptor?");
 
     int fd;
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-        c->cmsg_len != CMSG_LEN(sizeof fd))
+    if (c == NULL)
         fatal("the message carried no descriptor");
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+        c->cmsg_len != CMSG_LEN(sizeof fd))
+        fatal("the control message is not one SCM_RIGHTS descriptor "
+              "(level %d, type %d, %zu bytes)", c->cmsg_level, c->cmsg_type,
+              (size_t)c->cmsg_len);
     memcpy(&fd, CMSG_DATA(c), sizeof fd); /* CMSG_DATA may be unaligned */
     return fd;
+}
+
+/* The seals set on fd, as their names ("none" if there are none). */
+static void seal_names(int seals, char *out, size_t len)
+{
+    static const struct { int bit; const char *name; } known[] = {
+        { F_SEAL_SEAL, "F_SEAL_SEAL" },       { F_SEAL_SHRINK, "F_SEAL_SHRINK" },
+        { F_SEAL_GROW, "F_SEAL_GROW" },       { F_SEAL_WRITE, "F_SEAL_WRITE" },
+        { F_SEAL_FUTURE_WRITE, "F_SEAL_FUTURE_WRITE" },
+    };
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (seals & known[i].bit) {
+            int n = snprintf(out + used, len - used, "%s%s", used ? " " : "",
+                             known[i].name);
+            if (n > 0 && (size_t)n < len - used)
+                used += (size_t)n;
+        }
+    if (used == 0)
+        snprintf(out, len, "none");
+}
+
+/* Try to give the file `size` bytes, and say what happened. */
+static void try_resize(int fd, size_t size)
+{
+    if (ftruncate(fd, (off_t)size) == -1)
+        say("ftruncate to %zu bytes refused: %s", size, strerror(errno));
+    else
+        say("ftruncate to %zu bytes done: nothing stopped it", size);
 }
 
 int main(int argc, char *argv[])
@@ -73,6 +120,14 @@ int main(int argc, char *argv[])
         usage_exit(USAGE, "SOCKET is longer than %zu bytes", sizeof addr.sun_path - 1);
     memcpy(addr.sun_path, argv[1], strlen(argv[1]) + 1);
     speaker_set("Receiver");
+
+    /* A memfd open here already came through exec, not over the socket. */
+    char inherited[256];
+    int leaked = nshm_inherited_memfd(inherited, sizeof inherited);
+    if (leaked != -1)
+        fatal("descriptor %d, open on %s, came with exec: the sender's memfd "
+              "is not close-on-exec (MFD_CLOEXEC)", leaked, inherited);
+    say("no memfd came with exec: it has only what the socket brings");
 
     int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (sock == -1)
@@ -91,21 +146,42 @@ int main(int argc, char *argv[])
     if (len == -1)
         err_exit("readlink %s", link);
     what[len] = '\0';
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals == -1)
+        err_exit("fcntl F_GET_SEALS on %s", what);
+    char names[128];
+    seal_names(seals, names, sizeof names);
 
+    /* Map it for writing, to reply; a file sealed against writing refuses
+     * that (EPERM), and is mapped for reading only. */
     size_t size;
+    bool replying = true;
     char *shared = nshm_map(fd, PROT_READ | PROT_WRITE, &size);
+    if (shared == NULL && errno == EPERM && (seals & F_SEAL_FUTURE_WRITE)) {
+        replying = false;
+        shared = nshm_map(fd, PROT_READ, &size);
+    }
     if (shared == NULL)
         fatal("%s: %s", what, nshm_error());
-    if (close(fd) == -1)
-        err_exit("close");
     if (size < sizeof REPLY)
         fatal("%s: %zu bytes is too small for the reply", what, size);
 
     say("got a descriptor for %s, %zu bytes", what, size);
+    say("seals: %s", names);
+    if (!replying)
+        say("cannot map it for writing: %s (F_SEAL_FUTURE_WRITE)", strerror(EPERM));
     say("read '%.*s'", (int)strnlen(shared, size), shared);
-    memcpy(shared, REPLY, sizeof REPLY);
-    say("wrote '%s'", shared);
+    if (replying) {
+        memcpy(shared, REPLY, sizeof REPLY);
+        say("wrote '%s'", shared);
+    }
     if (munmap(shared, size) == -1)
         err_exit("munmap");
+
+    /* What a careless or hostile receiver could do to the sender. */
+    try_resize(fd, 2 * size);
+    try_resize(fd, 0);
+    if (close(fd) == -1)
+        err_exit("close");
     return 0;
 }

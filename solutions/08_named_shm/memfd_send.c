@@ -1,39 +1,52 @@
-/* memfd_send.c - shared memory without a name: hand its descriptor over.
+/* memfd_send.c - shared memory without a name: seal it, hand its descriptor over.
  *
- * usage: memfd_send
+ * usage: memfd_send [readonly | hold]
  *
  * memfd_create(2) makes a file that lives in memory and has no name in any
- * directory: nothing in /dev/shm, nothing to clean up, and nobody can open
- * it.  The only way in is a descriptor.  This program writes into such a
- * file, then passes the descriptor to another program over a Unix domain
- * socket, as SCM_RIGHTS ancillary data (unix(7)).  The kernel installs a new
+ * directory: nothing in /dev/shm, nothing to clean up.  The way in is a
+ * descriptor.  This program writes into such a file, seals its size, then
+ * passes the descriptor to another program over a Unix domain socket, as
+ * SCM_RIGHTS ancillary data (unix(7)).  The kernel installs a new
  * descriptor in the receiver that refers to the same file: the receiver's
  * reply, written into its own mapping, is what the sender then reads.
  *
+ * Seals (fcntl(2), "File Sealing") are promises the kernel keeps for
+ * everyone who holds the file: F_SEAL_SHRINK and F_SEAL_GROW fix its size,
+ * so that no receiver can shrink it under the sender's mapping (whose next
+ * read would die of SIGBUS).  `readonly` adds F_SEAL_FUTURE_WRITE: nobody
+ * can map it for writing any more, while the sender's own mapping, made
+ * before, still writes.
+ *
  * The receiver, memfd_recv, is a separate program started with exec.  It
  * inherits neither the memory (exec replaces it) nor the descriptor
- * (MFD_CLOEXEC closes it on exec): the socket is its only way in.
+ * (MFD_CLOEXEC closes it on exec): the socket is its way in.
+ *
+ * `hold` hands nothing over: it keeps the memfd until SIGINT or SIGTERM,
+ * then reads it once more.  Meanwhile another process of the same user can
+ * open it through /proc/PID/fd/N (README.md, "Look inside").
  *
  * Expected output:
  *     Sender: wrote 'hello through a memfd' into memfd:lesson08 (4096 bytes)
+ *     Sender: sealed its size: the receiver can neither shrink nor grow it
  *     Sender: passing the descriptor to the receiver (SCM_RIGHTS)
- *     Receiver: got a descriptor for /memfd:lesson08 (deleted), 4096 bytes
- *     Receiver: read 'hello through a memfd'
- *     Receiver: wrote 'hello back from the receiver'
+ *     Receiver: ... (memfd_recv.c)
  *     Sender: found 'hello back from the receiver' in the same memory
  *
  * Next: memfd_recv.c, the other end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -41,11 +54,12 @@
 #include "process.h"
 #include "say.h"
 
-#define USAGE "memfd_send"
+#define USAGE "memfd_send [readonly | hold]"
 #define TEXT "hello through a memfd"
+#define UPDATE "updated by the sender after sealing"
 #define SEGMENT_SIZE 4096
-/* How long to wait for the receiver to connect.  It connects within
- * milliseconds; waiting longer only happens if it could not start. */
+/* How long to wait for a live receiver to connect.  It connects within
+ * milliseconds; one that ends first is noticed at once. */
 #define PATIENCE_MS 5000
 
 /* Where the two programs meet: a socket in a fresh directory. */
@@ -101,27 +115,53 @@ static void run_receiver(void *arg)
     err_exit("exec %s", m->receiver);
 }
 
-/* Accept the receiver's connection.  Should it never come (the receiver
- * could not start), stop it and give up rather than wait for ever. */
+/* Accept the receiver's connection.  A receiver that ends before it
+ * connects (it could not start, or failed) is noticed at once; one that
+ * is alive but slow (a loaded machine, a sanitizer build) gets up to
+ * PATIENCE_MS, and is then stopped: never wait for ever. */
 static int accept_receiver(int listener, const struct meeting *m, pid_t receiver)
 {
     struct pollfd pfd = { .fd = listener, .events = POLLIN };
-    int ready;
-    while ((ready = poll(&pfd, 1, PATIENCE_MS)) == -1)
-        if (errno != EINTR)
+    for (int waited = 0; waited < PATIENCE_MS; waited += 20) {
+        int ready = poll(&pfd, 1, 20);
+        if (ready == -1 && errno != EINTR)
             err_exit("poll");
-    if (ready == 0) {
-        if (kill(receiver, SIGKILL) == -1)
-            err_exit("kill %ld", (long)receiver);
-        process_join(receiver);
-        remove_meeting_point(m);
-        fatal("the receiver did not connect within %d ms", PATIENCE_MS);
+        if (ready > 0) {
+            int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+            if (conn == -1)
+                err_exit("accept4");
+            remove_meeting_point(m);
+            return conn;
+        }
+        int status;
+        pid_t ended = waitpid(receiver, &status, WNOHANG);
+        if (ended == -1)
+            err_exit("waitpid");
+        if (ended == receiver) {
+            remove_meeting_point(m);
+            fatal("the receiver ended before it connected (exit status %d)",
+                  WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+        }
     }
-    int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-    if (conn == -1)
-        err_exit("accept4");
+    if (kill(receiver, SIGKILL) == -1)
+        err_exit("kill %ld", (long)receiver);
+    process_join(receiver);
     remove_meeting_point(m);
-    return conn;
+    fatal("the receiver did not connect within %d ms", PATIENCE_MS);
+}
+
+/* Fix the memfd's size for good: no holder of the file, the receiver
+ * included, can shrink it (which would turn the sender's next read of its
+ * mapping into SIGBUS) or grow it.  With read_only, nobody can make a new
+ * writable mapping or write(2) to it either; mappings made before stay
+ * writable.  The memfd must have been made with MFD_ALLOW_SEALING. */
+static void seal(int fd, bool read_only)
+{
+    int seals = F_SEAL_SHRINK | F_SEAL_GROW;
+    if (read_only)
+        seals |= F_SEAL_FUTURE_WRITE;
+    if (fcntl(fd, F_ADD_SEALS, seals) == -1)
+        err_exit("fcntl F_ADD_SEALS");
 }
 
 /* Send fd over the connection as SCM_RIGHTS ancillary data.  It rides on
@@ -144,7 +184,7 @@ static void send_fd(int conn, int fd)
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof fd);
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    memcpy(CMSG_DATA(c), &fd, sizeof fd); /* CMSG_DATA may be unaligned */
     /* MSG_NOSIGNAL: if the receiver is gone, an error, not SIGPIPE. */
     if (sendmsg(conn, &msg, MSG_NOSIGNAL) == -1)
         err_exit("sendmsg");
@@ -166,17 +206,40 @@ static void find_receiver(struct meeting *m)
         err_exit("%s (is it built? make)", m->receiver);
 }
 
+/* `hold`: keep the memfd open, and say where another process can find it,
+ * until SIGINT or SIGTERM (blocked since the start); then read it again.
+ * If someone shrank it meanwhile, that read is where SIGBUS strikes. */
+static void hold(int fd, const char *shared, size_t size, const sigset_t *stop)
+{
+    say("holding memfd:lesson08 as /proc/%ld/fd/%d until SIGINT or SIGTERM",
+        (long)getpid(), fd);
+    while (sigwaitinfo(stop, NULL) == -1)
+        if (errno != EINTR)
+            err_exit("sigwaitinfo");
+    say("still reads '%.*s' in its own mapping", (int)strnlen(shared, size), shared);
+}
+
 int main(int argc, char *argv[])
 {
-    if (argc > 1)
-        usage_exit(USAGE, "unexpected argument '%s'", argv[1]);
+    bool read_only = argc == 2 && strcmp(argv[1], "readonly") == 0;
+    bool holding = argc == 2 && strcmp(argv[1], "hold") == 0;
+    if (argc > 2 || (argc == 2 && !read_only && !holding))
+        usage_exit(USAGE, "unexpected argument '%s'", argv[argc - 1]);
     speaker_set("Sender");
     struct meeting m;
     find_receiver(&m);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    if (holding && sigprocmask(SIG_BLOCK, &stop, NULL) == -1)
+        err_exit("sigprocmask");
 
     /* A file in memory with no name anywhere.  "lesson08" only labels it
-     * in /proc/PID/fd.  MFD_CLOEXEC: exec'd programs do not inherit it. */
-    int fd = memfd_create("lesson08", MFD_CLOEXEC);
+     * in /proc/PID/fd.  MFD_CLOEXEC: exec'd programs do not inherit it.
+     * MFD_ALLOW_SEALING: without it, the file is born sealed against
+     * sealing (F_SEAL_SEAL), and seal() below would get EPERM. */
+    int fd = memfd_create("lesson08", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd == -1)
         err_exit("memfd_create");
     if (ftruncate(fd, SEGMENT_SIZE) == -1)
@@ -188,6 +251,23 @@ int main(int argc, char *argv[])
     memcpy(shared, TEXT, sizeof TEXT);
     say("wrote '%s' into memfd:lesson08 (%zu bytes)", shared, size);
 
+    /* Sealed after mapping and writing: F_SEAL_FUTURE_WRITE stops new
+     * writable mappings, not the one the sender already has. */
+    seal(fd, read_only);
+    if (read_only) {
+        say("sealed it read-only: F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_FUTURE_WRITE");
+        memcpy(shared, UPDATE, sizeof UPDATE);
+        say("wrote '%s' through its own mapping, made before the seal", shared);
+    } else {
+        say("sealed its size: the receiver can neither shrink nor grow it");
+    }
+    if (holding) {
+        hold(fd, shared, size, &stop);
+        return 0;
+    }
+
+    /* Said before the receiver starts, so that its lines come after. */
+    say("passing the descriptor to the receiver (SCM_RIGHTS)");
     /* Listen before the receiver exists, so its connect cannot miss us. */
     int listener = listen_for_receiver(&m);
     pid_t receiver = process_start("Receiver", run_receiver, &m);
@@ -195,16 +275,18 @@ int main(int argc, char *argv[])
     if (close(listener) == -1)
         err_exit("close");
 
-    say("passing the descriptor to the receiver (SCM_RIGHTS)");
     send_fd(conn, fd);
-    /* The receiver holds its own reference now; ours can go. */
-    if (close(fd) == -1 || close(conn) == -1)
+    if (close(conn) == -1)
         err_exit("close");
 
     int status = process_join(receiver);
     if (status != 0)
         fatal("the receiver failed (exit status %d)", status);
+    /* Read in our own mapping: if the receiver had managed to shrink the
+     * file, this is where the sender would die of SIGBUS. */
     say("found '%.*s' in the same memory", (int)strnlen(shared, size), shared);
+    if (close(fd) == -1)
+        err_exit("close");
     if (munmap(shared, size) == -1)
         err_exit("munmap");
     return 0;

@@ -2,7 +2,7 @@
  * the writer tells it that a value is there, instead of looking again and
  * again.
  *
- * usage: wait_value [condvar | semaphore | spurious | compare]
+ * usage: wait_value [condvar | semaphore | spurious | lost-writer | compare]
  *
  *   condvar    (the default) beside the value in the shared mapping: a
  *              process-shared mutex and two process-shared condition
@@ -15,6 +15,10 @@
  *              reader with nothing new, as a spurious wakeup would.  The
  *              reader's predicate loop puts it back to sleep; it counts how
  *              often that happened.
+ *   lost-writer  condvar, but the writer is killed (SIGKILL) once the
+ *              reader has taken value 1: nobody will ever put value 2, and
+ *              the reader must give up by itself at its deadline, asleep
+ *              until then.  Says how often the reader was switched out.
  *   compare    the same writer twice: first with lesson 03's reader, which
  *              looks every 100 microseconds, then with the sleeping one.
  *              Prints the CPU time each reader used (getrusage(2)).
@@ -24,6 +28,10 @@
  * lesson does not look at all until there is something to see.  The output
  * is lesson 03's, in the same fixed order: each side still waits for the
  * other, only the way of waiting changed.
+ *
+ * A waiter gives up after PATIENCE_MS milliseconds (1000 unless set in the
+ * environment) and two ticks (TICK_MS): a partner that is alive answers
+ * long before.
  *
  * Expected output (condvar; the other ways: README.md):
  *     MainProcess: the condition variables are process-shared, on CLOCK_MONOTONIC
@@ -40,12 +48,16 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <semaphore.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 
+#include "args.h"
 #include "checked.h"
 #include "errors.h"
 #include "pace.h"
@@ -53,7 +65,7 @@
 #include "say.h"
 #include "shared.h"
 
-#define USAGE "wait_value [condvar | semaphore | spurious | compare]"
+#define USAGE "wait_value [condvar | semaphore | spurious | lost-writer | compare]"
 #define VALUES 5 /* the writer puts 0 .. VALUES - 1, as in seed 002 */
 
 /* Lesson 03's Value - the int, its lock and the two turn-taking counters -
@@ -69,11 +81,14 @@ struct shared_value {
 
     /* Set by the parent before the children exist, then only read. */
     bool nudging;           /* the spurious run: wake the reader for nothing */
+    bool losing_writer;     /* the lost-writer run: the writer dies part-way */
 
-    /* Kept by nap() in the spurious run, so that the writer can tell when
-     * the reader sleeps, and the reader can count its empty wakeups. */
-    int reader_asleep;      /* 1 while the reader sleeps on `news` */
+    /* Kept by count_reached() in the spurious run, so that the writer can
+     * tell when the reader sleeps, and the reader can count its wakeups
+     * with nothing new. */
+    int reader_asleep;      /* 1 from its last look until it looks again */
     int reader_naps;        /* how many times it went to sleep on `news` */
+    int put_at_nap;         /* `put` when it last went to sleep */
     int woke_for_nothing;   /* how many times it woke with `put` unchanged */
 
     /* The semaphore way: each post is remembered until a wait takes it. */
@@ -81,7 +96,7 @@ struct shared_value {
     sem_t done;             /* "the value was taken": posted once per value */
 };
 
-enum way { CONDVAR, SEMAPHORE, POLLING };
+enum way { CONDVAR, SEMAPHORE, POLLING, LOST_WRITER };
 
 /* ------------------------------------------------------------- making it */
 
@@ -137,8 +152,8 @@ static struct shared_value *make_value(enum way way)
     s = pthread_condattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
     if (s != 0)
         err_exit_en(s, "pthread_condattr_setpshared");
-    /* Deadlines on the monotonic clock: two seconds of patience stay two
-     * seconds even if someone sets the date meanwhile. */
+    /* Deadlines on the monotonic clock: a second of patience stays a
+     * second even if someone sets the date meanwhile. */
     s = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     if (s != 0)
         err_exit_en(s, "pthread_condattr_setclock");
@@ -155,93 +170,111 @@ static struct shared_value *make_value(enum way way)
 
 /* --------------------------------------------------------------- waiting */
 
-/* SHARED_PATIENCE_S seconds and two ticks from now, on `clock`: as long as
- * lesson 03's shared_wait_until() waits.  A partner that is alive answers
- * long before; one that never answers is not there. */
-static struct timespec patience_deadline(clockid_t clock)
+/* How long a waiter waits for its partner, in milliseconds: PATIENCE_MS
+ * (1000 unless set) and two ticks.  A partner that is alive answers long
+ * before; one that does not is not there.  The tests set PATIENCE_MS. */
+static long patience_ms(void)
 {
-    struct timespec t;
-    if (clock_gettime(clock, &t) == -1)
-        err_exit("clock_gettime");
-    long long ns = t.tv_nsec + 2LL * pace_tick_ms() * 1000000;
-    t.tv_sec += SHARED_PATIENCE_S + (time_t)(ns / 1000000000);
-    t.tv_nsec = (long)(ns % 1000000000);
-    return t;
+    const char *text = getenv("PATIENCE_MS");
+    long ms = 1000;
+    if (text != NULL && *text != '\0' && !parse_long(text, 1, 600000, &ms))
+        fatal("PATIENCE_MS must be a whole number of milliseconds from 1 to "
+              "600000, not '%s'", text);
+    return ms + 2 * pace_tick_ms();
 }
 
-/* Has `deadline`, a time on CLOCK_MONOTONIC, passed? */
-static bool passed(const struct timespec *deadline)
+/* Milliseconds on CLOCK_MONOTONIC since `start`. */
+static long ms_since(const struct timespec *start)
 {
     struct timespec now;
     if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
         err_exit("clock_gettime");
-    return now.tv_sec > deadline->tv_sec ||
-           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+    return (long)((now.tv_sec - start->tv_sec) * 1000 +
+                  (now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
-/* Sleep once on `cond`, with v->lock held.  pthread_cond_timedwait() lets
- * go of the lock as it falls asleep - in one step, so that no signal can
- * slip in between - and has it again when it returns.  Returns false if
- * the deadline passed first.  A return says "look again", nothing more:
- * whatever the caller waits for may or may not have happened (README.md).
- * The lines under `watched` only keep count for the spurious run. */
-static bool nap(struct shared_value *v, pthread_cond_t *cond,
-                const struct timespec *deadline)
+/* Is *counter at least `want`?  The predicate of wait_until()'s loop, read
+ * with v->lock held: ask it before every sleep, and again after every
+ * wakeup.  In the spurious run it also keeps the count that lets the
+ * writer see the reader fall asleep (a false answer means: it sleeps next,
+ * still holding the lock) and counts the wakeups that brought nothing. */
+static bool count_reached(struct shared_value *v, pthread_cond_t *cond,
+                          const int *counter, int want)
 {
-    bool watched = v->nudging && cond == &v->news;
-    int put_before = v->put;
-    if (watched) {
-        v->reader_asleep = 1;
-        v->reader_naps++;
-        Pthread_cond_signal(&v->turn); /* the writer may wait for this */
-    }
-    int s = pthread_cond_timedwait(cond, &v->lock, deadline);
-    if (watched) {
-        v->reader_asleep = 0;
-        if (s == 0 && v->put == put_before)
-            v->woke_for_nothing++;
-    }
-    if (s == ETIMEDOUT)
-        return false;
-    if (s != 0)
-        err_exit_en(s, "pthread_cond_timedwait");
-    return true;
-}
-
-/* Wait until *counter, read with v->lock held, is at least `want`: lesson
- * 03's shared_wait_until(), without the looking.  Sleeps on `cond`, which
- * whoever makes *counter grow signals.  Returns true once it is; false if
- * the deadline passes first. */
-static bool wait_until(struct shared_value *v, pthread_cond_t *cond,
-                       const int *counter, int want,
-                       const struct timespec *deadline)
-{
-    Pthread_mutex_lock(&v->lock);
-    while (*counter < want)
-        if (!nap(v, cond, deadline))
-            break; /* out of time */
     bool reached = *counter >= want;
+    if (v->nudging && cond == &v->news) {
+        if (v->reader_asleep) { /* it looks again: after a wakeup */
+            v->reader_asleep = 0;
+            if (v->put == v->put_at_nap)
+                v->woke_for_nothing++;
+        }
+        if (!reached) { /* it goes to sleep now */
+            v->reader_asleep = 1;
+            v->put_at_nap = v->put;
+            v->reader_naps++;
+            Pthread_cond_signal(&v->turn); /* the writer may wait for this */
+        }
+    }
+    return reached;
+}
+
+/* Wait until *counter, read with v->lock held, is at least `want`, but no
+ * longer than patience_ms milliseconds: lesson 03's shared_wait_until(),
+ * without the looking.  Sleeps on `cond`, which whoever makes *counter
+ * grow signals.  Returns true once it is; false if time runs out first.
+ * Ends the process if a call fails. */
+static bool wait_until(struct shared_value *v, pthread_cond_t *cond,
+                       const int *counter, int want, long patience_ms)
+{
+    /* The deadline is a time, not a duration: one deadline for all the
+     * sleeps below, on the clock the condition variables read. */
+    struct timespec deadline;
+    if (clock_gettime(CLOCK_MONOTONIC, &deadline) == -1)
+        err_exit("clock_gettime");
+    deadline.tv_sec += patience_ms / 1000;
+    deadline.tv_nsec += (patience_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+
+    /* A return from pthread_cond_timedwait() says "look again", nothing
+     * more: the loop looks, every time (README.md, "Why while, not if"). */
+    Pthread_mutex_lock(&v->lock);
+    bool reached;
+    while (!(reached = count_reached(v, cond, counter, want))) {
+        int s = pthread_cond_timedwait(cond, &v->lock, &deadline);
+        if (s == ETIMEDOUT) {
+            reached = *counter >= want; /* it may have come at the last moment */
+            break;
+        }
+        if (s != 0)
+            err_exit_en(s, "pthread_cond_timedwait");
+    }
     Pthread_mutex_unlock(&v->lock);
     return reached;
 }
 
-/* wait_until() with the patience of lesson 03.  Ends the process, saying
- * what the caller waited for, unless the count got there and a signal
- * woke the caller before the deadline. */
+/* wait_until() with the patience of patience_ms().  Ends the process,
+ * saying what the caller waited for, unless the count got there and a
+ * signal woke the caller before the time was up. */
 static void wait_for(struct shared_value *v, pthread_cond_t *cond,
                      const int *counter, int want, const char *what)
 {
-    struct timespec deadline = patience_deadline(CLOCK_MONOTONIC);
-    bool reached = wait_until(v, cond, counter, want, &deadline);
-    bool late = passed(&deadline);
+    long patience = patience_ms();
+    struct timespec start;
+    if (clock_gettime(CLOCK_MONOTONIC, &start) == -1)
+        err_exit("clock_gettime");
+    bool reached = wait_until(v, cond, counter, want, patience);
+    bool late = ms_since(&start) >= patience;
     if (reached && !late)
         return;
     if (reached)
         fatal("%s slept to its deadline waiting for %s, though the count "
               "had got there: nobody signalled", speaker(), what);
     if (late)
-        fatal("%s gave up waiting for %s: is the memory shared, and does "
-              "anyone signal?", speaker(), what);
+        fatal("%s gave up waiting for %s after %ld ms: is the memory shared, "
+              "and does anyone signal?", speaker(), what, patience);
     fatal("%s stopped waiting for %s with time left, the count still short",
           speaker(), what);
 }
@@ -276,7 +309,8 @@ static void take(struct shared_value *v, int n)
  * sleep.  Waiting for both makes the count of empty wakeups exact. */
 static void nudge(struct shared_value *v)
 {
-    wait_for(v, &v->turn, &v->reader_asleep, 1, "the reader to fall asleep");
+    wait_for(v, &v->turn, &v->reader_asleep, 1,
+             "the reader to fall asleep (it asks count_reached() first)");
     Pthread_mutex_lock(&v->lock);
     int naps = v->reader_naps;
     Pthread_cond_broadcast(&v->news);
@@ -294,6 +328,8 @@ static void writer(void *arg)
         say("%d", i); /* before putting it: the reader prints after us */
         int n = put(v, i);
         wait_for(v, &v->turn, &v->taken, n, "the reader to take a value");
+        if (v->losing_writer && i == 1)
+            raise(SIGKILL); /* as if the OOM killer chose it */
         pace_wait(1);
     }
 }
@@ -353,7 +389,16 @@ static void polling_reader(void *arg)
  * CLOCK_REALTIME, so the deadline is on that clock. */
 static void sem_wait_for(sem_t *sem, const char *what)
 {
-    struct timespec deadline = patience_deadline(CLOCK_REALTIME);
+    long patience = patience_ms();
+    struct timespec deadline;
+    if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
+        err_exit("clock_gettime");
+    deadline.tv_sec += patience / 1000;
+    deadline.tv_nsec += (patience % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     while (sem_timedwait(sem, &deadline) == -1) {
         if (errno == ETIMEDOUT)
             fatal("%s gave up waiting for %s: is the memory shared, and "
@@ -413,6 +458,29 @@ static double children_cpu_ms(void)
            (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
 }
 
+/* Wait until the writer w ends, and return its status; but if either
+ * child fails first, stop the other and end the program at once, saying
+ * which.  (A child that failed may have died holding v->lock: nobody
+ * could take it again, and waiting for the other would be waiting for
+ * ever.) */
+static int first_to_end(pid_t w, pid_t r)
+{
+    int status;
+    pid_t ended;
+    while ((ended = waitpid(-1, &status, 0)) == -1)
+        if (errno != EINTR)
+            err_exit("waitpid");
+    int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    if (ended == w && code == 0)
+        return 0;
+    pid_t other = ended == w ? r : w;
+    if (kill(other, SIGKILL) == -1)
+        err_exit("kill");
+    process_join(other);
+    fatal("the %s failed (exit status %d): see its message above",
+          ended == w ? "writer" : "reader", code);
+}
+
 /* Seed 002's story, once: the writer puts 0..4, the reader prints each,
  * the parent puts -1 when the writer is done.  Returns the CPU time the
  * reader used, in milliseconds. */
@@ -424,7 +492,7 @@ static double story(struct shared_value *v, enum way way)
                                          : reader;
     pid_t w = process_start("Writer", write, v);
     pid_t r = process_start("Reader", read, v);
-    int writer_status = process_join(w);
+    int writer_status = first_to_end(w, r);
 
     say("the writer is done; putting -1");
     if (way == SEMAPHORE)
@@ -442,6 +510,36 @@ static double story(struct shared_value *v, enum way way)
     say("the reader is done; the value is %d", v->value);
     Pthread_mutex_unlock(&v->lock);
     return reader_ms;
+}
+
+/* The writer is killed once the reader has taken value 1, so value 2 never
+ * comes: the reader must notice by itself, at its deadline, and sleep
+ * until then.  The kernel counts how often it gave up the CPU (a sleep,
+ * a wait for the lock, ...): a handful of times, unless it polled. */
+static void lose_writer(struct shared_value *v)
+{
+    v->losing_writer = true;
+    say("the writer will be killed after value 1: the reader must give up by itself");
+    pid_t w = process_start("Writer", writer, v);
+    pid_t r = process_start("Reader", reader, v);
+    int writer_status = process_join(w);
+    if (writer_status != 128 + SIGKILL)
+        fatal("the writer should have been killed (exit status %d), not %d",
+              128 + SIGKILL, writer_status);
+    say("the writer was killed (SIGKILL): nobody will put value 2, or -1");
+
+    struct rusage before, after;
+    if (getrusage(RUSAGE_CHILDREN, &before) == -1)
+        err_exit("getrusage");
+    int reader_status = process_join(r);
+    if (getrusage(RUSAGE_CHILDREN, &after) == -1)
+        err_exit("getrusage");
+    if (reader_status != 1)
+        fatal("the reader should have given up (exit status 1), not ended "
+              "with status %d", reader_status);
+    say("the reader gave up by itself");
+    say("the reader gave up the CPU %ld times in all (voluntary context switches)",
+        after.ru_nvcsw - before.ru_nvcsw);
 }
 
 /* Lesson 03's reader against this lesson's, over the same writer. */
@@ -469,6 +567,7 @@ int main(int argc, char *argv[])
     const char *mode = argc > 1 ? argv[1] : "condvar";
     if (argc > 2)
         usage_exit(USAGE, "unexpected argument '%s'", argv[2]);
+    (void)patience_ms(); /* a bad PATIENCE_MS or TICK_MS stops us here */
 
     if (strcmp(mode, "condvar") == 0) {
         story(make_value(CONDVAR), CONDVAR);
@@ -479,6 +578,8 @@ int main(int argc, char *argv[])
         v->nudging = true;
         say("before each value the writer wakes the reader with nothing new");
         story(v, CONDVAR);
+    } else if (strcmp(mode, "lost-writer") == 0) {
+        lose_writer(make_value(CONDVAR));
     } else if (strcmp(mode, "compare") == 0) {
         compare(make_value(CONDVAR));
     } else {

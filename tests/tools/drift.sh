@@ -15,7 +15,8 @@
 #   - in each section (the text under one heading): the link targets, the
 #     man page names (`mmap(2)`), the `make ...` commands in inline code,
 #     and the number of folded hints (<details>), in any order within it;
-#   - the language links: every file links to its two other languages.
+#   - the language links: every file links to its two other languages (a
+#     translation may also link its glossary, lessons/GLOSSARY.LANG.md).
 # A missing translation is an error too.  Every difference is printed as
 #     FILE: WHAT differs in section N (heading, line L of README.md): ...
 # Exit status 0 when nothing differs, 1 otherwise, 2 for a usage error.
@@ -63,7 +64,8 @@ features() {
             target = substr(line, RSTART + 2, RLENGTH - 3)
             line = substr(line, RSTART + RLENGTH)
             sub(/[ \t].*/, "", target)
-            if (target ~ /^(\.\/)?README(\.[A-Za-z-]+)?\.md$/)
+            # A translation may also link the glossary of its language.
+            if (target ~ /^(\.\/)?README(\.[A-Za-z-]+)?\.md$/ || target ~ /GLOSSARY\.[A-Za-z-]+\.md$/)
                 emit("language link", target)
             else {
                 gsub(/README\.(ja|zh-CN)\.md/, "README.md", target)
@@ -119,8 +121,11 @@ compare() {
             } else if (i > nt) {
                 printf "%s: the %s at line %d of %s is missing: %s\n", tr, a[2], a[4], en, show(a[3])
             } else {
-                printf "%s: %s %d (line %d) differs from %s line %d, in %s:\n  English:     %s\n  translation: %s\n", \
-                    tr, a[2], nth[i], b[4], en, a[4], where(a[1]), show(a[3]), show(b[3])
+                # Show the first line where the two differ, not only the start.
+                ne2 = split(a[3], al, /\\n/); nt2 = split(b[3], bl, /\\n/)
+                for (k = 1; k <= ne2 && k <= nt2 && al[k] == bl[k]; k++) ;
+                printf "%s: %s %d (line %d) differs from %s line %d, in %s; its line %d:\n  English:     %s\n  translation: %s\n", \
+                    tr, a[2], nth[i], b[4], en, a[4], where(a[1]), k, show(al[k]), show(bl[k])
             }
             bad++
             # One structural difference shifts everything after it: stop.
