@@ -85,11 +85,25 @@ select_lessons() {
     done
 }
 
-# The exercise programs of a lesson, from the grader's tree.
+# The programs of a lesson, from the grader's tree: what is built.
 progs_of() {
     local src
     for src in "${ROOT}/lessons/$1"/*.c; do
         [ -f "${src}" ] && basename "${src}" .c
+    done
+}
+
+# The exercises among them: all but the programs that come complete, which
+# lessons/NN_name/GIVEN names (as for make check); a submission's copy of
+# a given program is never taken.
+exercises_of() {
+    local given=${ROOT}/lessons/$1/GIVEN p
+    if [ ! -f "${given}" ]; then
+        progs_of "$1"
+        return
+    fi
+    for p in $(progs_of "$1"); do
+        awk -v p="${p}.c" '$1 == p { found = 1 } END { exit !found }' "${given}" || echo "${p}"
     done
 }
 
@@ -304,7 +318,8 @@ write_reports() {
 
 # lay_tree LESSONS DEST: DEST gets the grader's Makefile, common/ and
 # lessons/, with each exercise file lessons/NN_name/PROG.c that LESSONS
-# (a submission's lessons/ folder, or empty) holds laid over it.  Only
+# (a submission's lessons/ folder, or empty) holds laid over it (but not
+# the programs that come complete: exercises_of).  Only
 # those files are taken, only regular files (no symbolic links), at most
 # 1 MiB each; everything else of a submission is ignored.
 lay_tree() {
@@ -315,7 +330,7 @@ lay_tree() {
     [ -n "${from}" ] || return 0
     for l in "${ALL_LESSONS[@]}"; do
         [ -d "${from}/${l}" ] && [ ! -L "${from}/${l}" ] || continue
-        for p in $(progs_of "${l}"); do
+        for p in $(exercises_of "${l}"); do
             f=${from}/${l}/${p}.c
             if [ -f "${f}" ] && [ ! -L "${f}" ]; then
                 head -c 1048576 "${f}" >"${dest}/lessons/${l}/${p}.c"
