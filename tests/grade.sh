@@ -166,8 +166,15 @@ seed_build() {
 # SANDBOX_UID is set (root, `all`), the build and every program a test runs
 # happen as that uid.
 grade_lessons() {
-    local src=$1 b=$2 out=$3 l tt=${TEST_TMP:-$3/tmp}
+    local src=$1 b=$2 out=$3 l tt=${TEST_TMP:-} own_tt=""
     local -A err=()
+    # The tests' TMPDIR: a short path, for the Unix sockets made in it
+    # (108 bytes at most, with the test's own folders below it): not one
+    # under the tree, which may lie deep.
+    if [ -z "${tt}" ]; then
+        tt=$(mktemp -d /tmp/grade.XXXXXX) || die "cannot make a folder in /tmp"
+        own_tt=${tt}
+    fi
     mkdir -p "${tt}" && chmod 711 "${tt}"
     # One make for every lesson (-k: what compiles is built, and graded),
     # after removing what an earlier build left: no stale program is graded.
@@ -194,6 +201,7 @@ grade_lessons() {
     local jobs=${LESSON_JOBS:-1} j i pids=()
     if [ "${jobs}" -le 1 ]; then
         for l in "${LESSONS[@]}"; do test_lesson "${src}" "${b}" "${out}" "${tt}" "${l}"; done
+        [ -z "${own_tt}" ] || rm -rf "${own_tt}"
         return
     fi
     # (each job takes every jobs-th lesson, in order)
@@ -206,6 +214,7 @@ grade_lessons() {
         pids+=($!)
     done
     wait "${pids[@]}"
+    [ -z "${own_tt}" ] || rm -rf "${own_tt}"
 }
 
 # test_lesson SRC BUILD OUT TMP LESSON: run the grader's test of LESSON on
