@@ -15,7 +15,11 @@
 #                          or git:REV for a commit that holds them; tests
 #                          the untouched exercises pass earn nothing (in
 #                          `all` the grader's own tree is the pristine one)
-#   PROGRAM_TIMEOUT=S      seconds a program may run in a test (default 5)
+#   PROGRAM_TIMEOUT=S      seconds a program may run in a test (default 3:
+#                          a passing run takes milliseconds, and a hung
+#                          one would only cost time; make check gives 2)
+#   SUPERVISE_GRACE=S      seconds what a killed program leaves may take
+#                          to end by itself (default 3; make check: 2)
 #   GRADE_LESSON_TIMEOUT=S seconds for one lesson's test (default 60)
 #   GRADE_TIMEOUT=S        `all`: seconds for one submission (default 300)
 #   GRADE_JOBS=N           `all`: submissions graded at once (as root:
@@ -42,7 +46,8 @@ case ${RESULTS} in /*) ;; *) RESULTS=${ROOT}/${RESULTS} ;; esac
 GRADE=${ROOT}/tests/grade
 WEIGHTS=${GRADE_WEIGHTS:-${GRADE}/weights}
 RESULTS_AWK=${ROOT}/tests/tools/results.awk
-PROGRAM_TIMEOUT=${PROGRAM_TIMEOUT:-5}
+PROGRAM_TIMEOUT=${PROGRAM_TIMEOUT:-3}
+SUPERVISE_GRACE=${SUPERVISE_GRACE:-3}
 GRADE_LESSON_TIMEOUT=${GRADE_LESSON_TIMEOUT:-60}
 GRADE_TIMEOUT=${GRADE_TIMEOUT:-300}
 GRADE_NPROC=${GRADE_NPROC:-128}
@@ -80,11 +85,25 @@ select_lessons() {
     done
 }
 
-# The exercise programs of a lesson, from the grader's tree.
+# The programs of a lesson, from the grader's tree: what is built.
 progs_of() {
     local src
     for src in "${ROOT}/lessons/$1"/*.c; do
         [ -f "${src}" ] && basename "${src}" .c
+    done
+}
+
+# The exercises among them: all but the programs that come complete, which
+# lessons/NN_name/GIVEN names (as for make check); a submission's copy of
+# a given program is never taken.
+exercises_of() {
+    local given=${ROOT}/lessons/$1/GIVEN p
+    if [ ! -f "${given}" ]; then
+        progs_of "$1"
+        return
+    fi
+    for p in $(progs_of "$1"); do
+        awk -v p="${p}.c" '$1 == p { found = 1 } END { exit !found }' "${given}" || echo "${p}"
     done
 }
 
@@ -136,7 +155,7 @@ seed_build() {
         done
         rm -f "${dest}/tools/supervise.real"
     fi
-    clean_make BUILD="${dest}" $(shared_targets "${dest}") ||
+    clean_make -j"$(nproc 2>/dev/null || echo 1)" BUILD="${dest}" $(shared_targets "${dest}") ||
         die "the grader's own programs do not build"
 }
 
@@ -147,8 +166,15 @@ seed_build() {
 # SANDBOX_UID is set (root, `all`), the build and every program a test runs
 # happen as that uid.
 grade_lessons() {
-    local src=$1 b=$2 out=$3 l rc stopped tt=${TEST_TMP:-$3/tmp}
+    local src=$1 b=$2 out=$3 l tt=${TEST_TMP:-} own_tt=""
     local -A err=()
+    # The tests' TMPDIR: a short path, for the Unix sockets made in it
+    # (108 bytes at most, with the test's own folders below it): not one
+    # under the tree, which may lie deep.
+    if [ -z "${tt}" ]; then
+        tt=$(mktemp -d /tmp/grade.XXXXXX) || die "cannot make a folder in /tmp"
+        own_tt=${tt}
+    fi
     mkdir -p "${tt}" && chmod 711 "${tt}"
     # One make for every lesson (-k: what compiles is built, and graded),
     # after removing what an earlier build left: no stale program is graded.
@@ -158,7 +184,7 @@ grade_lessons() {
         targets+=($(lesson_targets "${b}" "${l}"))
     done
     as_student env -i PATH="${PATH}" HOME="${HOME:-/}" ${CC:+CC="${CC}"} \
-        ${CFLAGS:+CFLAGS="${CFLAGS}"} "${MAKE}" -s --no-print-directory -C "${src}" -k \
+        ${CFLAGS:+CFLAGS="${CFLAGS}"} "${MAKE}" -s --no-print-directory -C "${src}" -k -j"${BUILD_JOBS:-1}" \
         BUILD="${b}" "${targets[@]}" >"${out}/build.log" 2>&1
     for l in "${LESSONS[@]}"; do
         for t in $(lesson_targets "${b}" "${l}"); do
@@ -169,28 +195,54 @@ grade_lessons() {
         done
     done
     after_build "${b}"
-    for l in "${LESSONS[@]}"; do
+    # The lessons' tests: LESSON_JOBS at a time (make grade: as many as
+    # there are CPUs, as `make test` runs them; in grade-all, where the
+    # submissions are graded side by side, one).
+    local jobs=${LESSON_JOBS:-1} j i pids=()
+    if [ "${jobs}" -le 1 ]; then
+        for l in "${LESSONS[@]}"; do test_lesson "${src}" "${b}" "${out}" "${tt}" "${l}"; done
+        [ -z "${own_tt}" ] || rm -rf "${own_tt}"
+        return
+    fi
+    # (each job takes every jobs-th lesson, in order)
+    for ((j = 0; j < jobs; j++)); do
         (
-            exec env -i PATH="${TEST_PATH}" HOME="${HOME:-/}" \
-                ${LANG:+LANG="${LANG}"} ${LC_ALL:+LC_ALL="${LC_ALL}"} \
-                ${SHUNIT2:+SHUNIT2="${SHUNIT2}"} TMPDIR="${tt}" BUILD="${b}" \
-                WHICH=exercise LESSON="${l}" PROGRAM_TIMEOUT="${PROGRAM_TIMEOUT}" \
-                timeout -k 2 "${GRADE_LESSON_TIMEOUT}" bash "${ROOT}/tests/${l}.sh"
-        ) </dev/null >"${out}/${l}.log" 2>&1
-        rc=$?
-        stopped=""
-        if [ "${rc}" -eq 124 ] || [ "${rc}" -eq 137 ]; then
-            stopped="the lesson's test ran out of time (${GRADE_LESSON_TIMEOUT} s) before this test"
-        elif ! grep -q '^test_' "${out}/${l}.log"; then
-            stopped="the lesson's test did not start: $(grep -m1 . "${out}/${l}.log")"
-        fi
-        kill_student_processes
-        tests_of "${l}" >"${out}/tests-${l}"
-        awk -f "${RESULTS_AWK}" "${out}/${l}.log" |
-            awk -f "${GRADE}/collect.awk" -v lesson="${l}" -v tests="${out}/tests-${l}" \
-                -v build_error="${err[${l}]:-}" -v stopped="${stopped}" >"${out}/raw-${l}.tsv.part"
-        mv "${out}/raw-${l}.tsv.part" "${out}/raw-${l}.tsv"
+            for ((i = j; i < ${#LESSONS[@]}; i += jobs)); do
+                test_lesson "${src}" "${b}" "${out}" "${tt}" "${LESSONS[i]}"
+            done
+        ) &
+        pids+=($!)
     done
+    wait "${pids[@]}"
+    [ -z "${own_tt}" ] || rm -rf "${own_tt}"
+}
+
+# test_lesson SRC BUILD OUT TMP LESSON: run the grader's test of LESSON on
+# BUILD's exercise programs; OUT gets its log and outcome (err: the build
+# errors, from grade_lessons).
+test_lesson() {
+    local src=$1 b=$2 out=$3 tt=$4 l=$5 rc stopped
+    (
+        exec env -i PATH="${TEST_PATH}" HOME="${HOME:-/}" \
+            ${LANG:+LANG="${LANG}"} ${LC_ALL:+LC_ALL="${LC_ALL}"} \
+            ${SHUNIT2:+SHUNIT2="${SHUNIT2}"} TMPDIR="${tt}" BUILD="${b}" \
+            WHICH=exercise LESSON="${l}" PROGRAM_TIMEOUT="${PROGRAM_TIMEOUT}" \
+            SUPERVISE_GRACE="${SUPERVISE_GRACE}" \
+            timeout -k 2 "${GRADE_LESSON_TIMEOUT}" bash "${ROOT}/tests/${l}.sh"
+    ) </dev/null >"${out}/${l}.log" 2>&1
+    rc=$?
+    stopped=""
+    if [ "${rc}" -eq 124 ] || [ "${rc}" -eq 137 ]; then
+        stopped="the lesson's test ran out of time (${GRADE_LESSON_TIMEOUT} s) before this test"
+    elif ! grep -q '^test_' "${out}/${l}.log"; then
+        stopped="the lesson's test did not start: $(grep -m1 . "${out}/${l}.log")"
+    fi
+    kill_student_processes
+    tests_of "${l}" >"${out}/tests-${l}"
+    awk -f "${RESULTS_AWK}" "${out}/${l}.log" |
+        awk -f "${GRADE}/collect.awk" -v lesson="${l}" -v tests="${out}/tests-${l}" \
+            -v build_error="${err[${l}]:-}" -v stopped="${stopped}" >"${out}/raw-${l}.tsv.part"
+    mv "${out}/raw-${l}.tsv.part" "${out}/raw-${l}.tsv"
 }
 
 # as_student COMMAND...: run COMMAND as the student would run: as the
@@ -275,7 +327,8 @@ write_reports() {
 
 # lay_tree LESSONS DEST: DEST gets the grader's Makefile, common/ and
 # lessons/, with each exercise file lessons/NN_name/PROG.c that LESSONS
-# (a submission's lessons/ folder, or empty) holds laid over it.  Only
+# (a submission's lessons/ folder, or empty) holds laid over it (but not
+# the programs that come complete: exercises_of).  Only
 # those files are taken, only regular files (no symbolic links), at most
 # 1 MiB each; everything else of a submission is ignored.
 lay_tree() {
@@ -286,7 +339,7 @@ lay_tree() {
     [ -n "${from}" ] || return 0
     for l in "${ALL_LESSONS[@]}"; do
         [ -d "${from}/${l}" ] && [ ! -L "${from}/${l}" ] || continue
-        for p in $(progs_of "${l}"); do
+        for p in $(exercises_of "${l}"); do
             f=${from}/${l}/${p}.c
             if [ -f "${f}" ] && [ ! -L "${f}" ]; then
                 head -c 1048576 "${f}" >"${dest}/lessons/${l}/${p}.c"
@@ -317,10 +370,32 @@ cmd_one() {
     out=${work}/out
     rm -rf "${out}" && mkdir -p "${out}" "${RESULTS}"
     TEST_PATH=${PATH}
-    seed_build "${b}"
-    TEST_PATH=${PATH} grade_lessons "${ROOT}" "${b}" "${out}"
+    # One tree: its build and its tests may use every CPU (grade-all
+    # grades several trees at once instead).
+    BUILD_JOBS=$(nproc 2>/dev/null || echo 1)
+    LESSON_JOBS=${BUILD_JOBS}
+    # (with the untouched exercises graded alongside, half each: no more
+    # tests at once than `make test` runs)
     if [ -n "${GRADE_PRISTINE:-}" ]; then
-        untouched=$(grade_pristine) || exit 2
+        LESSON_JOBS=$((BUILD_JOBS / 2))
+    fi
+    seed_build "${b}"
+    local pristine_pid=""
+    if [ -n "${GRADE_PRISTINE:-}" ]; then
+        # The untouched exercises are graded while yours are, in a copy of
+        # their own, made before your build starts.
+        prepare_pristine
+        grade_lessons "${PRISTINE}/src" "${PRISTINE}/build" "${PRISTINE}/out" >/dev/null &
+        pristine_pid=$!
+    fi
+    grade_lessons "${ROOT}" "${b}" "${out}"
+    if [ -n "${pristine_pid}" ]; then
+        wait "${pristine_pid}"
+        local l
+        for l in "${LESSONS[@]}"; do
+            cat "${PRISTINE}/out/raw-${l}.tsv" || die "the untouched exercises of lesson ${l} were not graded"
+        done >"${PRISTINE}/untouched.tsv"
+        untouched=${PRISTINE}/untouched.tsv
     fi
     score "${out}" "${untouched}"
     name="the exercises in ${ROOT}/lessons"
@@ -339,23 +414,22 @@ cmd_one() {
     return 0
 }
 
-# The untouched exercises of GRADE_PRISTINE, graded; prints the outcome file.
-grade_pristine() {
-    local p=${GRADE_PRISTINE} dir=${BUILD}/grade/pristine
-    rm -rf "${dir}" && mkdir -p "${dir}/given" "${dir}/out"
+# PRISTINE: a folder with the untouched exercises of GRADE_PRISTINE laid
+# over this tree (src/) and a copy of the grader's build (build/), ready for
+# grade_lessons.
+prepare_pristine() {
+    local p=${GRADE_PRISTINE}
+    PRISTINE=${BUILD}/grade/pristine
+    rm -rf "${PRISTINE}" && mkdir -p "${PRISTINE}/given" "${PRISTINE}/out"
     case ${p} in
         git:*)
-            git -C "${ROOT}" archive "${p#git:}" lessons | tar -x -C "${dir}/given" ||
+            git -C "${ROOT}" archive "${p#git:}" lessons | tar -x -C "${PRISTINE}/given" ||
                 die "GRADE_PRISTINE=${p}: git cannot give lessons/ at ${p#git:}"
-            p=${dir}/given ;;
+            p=${PRISTINE}/given ;;
     esac
     [ -d "${p}/lessons" ] || die "GRADE_PRISTINE=${p}: no lessons/ folder there"
-    lay_tree "${p}/lessons" "${dir}/src"
-    rm -rf "${dir}/build" && cp -pR "${BUILD}/grade/build" "${dir}/build"
-    grade_lessons "${dir}/src" "${dir}/build" "${dir}/out" >/dev/null
-    local l
-    for l in "${LESSONS[@]}"; do cat "${dir}/out/raw-${l}.tsv"; done >"${dir}/untouched.tsv"
-    echo "${dir}/untouched.tsv"
+    lay_tree "${p}/lessons" "${PRISTINE}/src"
+    cp -pR "${BUILD}/grade/build" "${PRISTINE}/build"
 }
 
 # ------------------------------------------------------------------ make grade-all
@@ -431,7 +505,7 @@ grade_submission() {
             env -i PATH="${SYSTEM_PATH}" HOME=/ ${LANG:+LANG="${LANG}"} ${LC_ALL:+LC_ALL="${LC_ALL}"} \
             ${SHUNIT2:+SHUNIT2="${SHUNIT2}"} ${CC:+CC="${CC}"} ${CFLAGS:+CFLAGS="${CFLAGS}"} \
             BUILD="${BUILD}" MAKE="${MAKE}" LESSON="${LESSON:-}" TSAN_TESTED="${TSAN_TESTED}" \
-            TEST_TOOLS="${TEST_TOOLS}" PROGRAM_TIMEOUT="${PROGRAM_TIMEOUT}" \
+            TEST_TOOLS="${TEST_TOOLS}" PROGRAM_TIMEOUT="${PROGRAM_TIMEOUT}" SUPERVISE_GRACE="${SUPERVISE_GRACE}" \
             GRADE_LESSON_TIMEOUT="${GRADE_LESSON_TIMEOUT}" GRADE_NPROC="${GRADE_NPROC}" \
             SANDBOX_UID="${SANDBOX_UID}" INNER_PRIVATE_TMP="${PRIVATE_TMP}" WRAP_SUPERVISE=yes \
             bash "${ROOT}/tests/grade.sh" _inner "${w}" >"${w}/out/inner.log" 2>&1
@@ -482,6 +556,28 @@ leave_cgroups() {
     return 0
 }
 
+# student_user W: inside the submission's mount namespace, the student's
+# uid gets a name, grade<UID>, in a copy of /etc/passwd and /etc/group (in
+# W) mounted over them, for this namespace alone.  strace needs it: a test
+# that runs a program under strace gets a strace run as root (with no new
+# privileges), which writes its trace where the test wants it and starts
+# the program as that user (strace -u takes a name), so that the program
+# can neither read nor forge its own trace (tests/grade/sandbox.sh).
+# Best effort: without it strace runs as the student, and cannot write the
+# test's trace file (those tests then skip).
+student_user() {
+    local w=$1 name=grade${SANDBOX_UID}
+    getent passwd "${name}" >/dev/null 2>&1 && return 0
+    {
+        cat /etc/passwd
+        echo "${name}:x:${SANDBOX_UID}:${SANDBOX_UID}:a student's code (make grade-all):/nonexistent:/usr/sbin/nologin"
+    } >"${w}/passwd" &&
+        { cat /etc/group; echo "${name}:x:${SANDBOX_UID}:"; } >"${w}/group" &&
+        chmod 644 "${w}/passwd" "${w}/group" &&
+        mount --bind "${w}/passwd" /etc/passwd && mount --bind "${w}/group" /etc/group
+    return 0
+}
+
 # Inside the submission's namespaces (as root) or as it is: build and test.
 cmd_inner() {
     local w=$1 fd
@@ -500,6 +596,7 @@ cmd_inner() {
         if [ "${INNER_PRIVATE_TMP}" = yes ]; then
             mount -t tmpfs -o size=256m,mode=1777,nosuid,nodev tmpfs /tmp || exit 3
         fi
+        student_user "${w}"
         TEST_PATH=${SYSTEM_PATH}
     fi
     # The tests' TMPDIR: a short path, for the Unix sockets made in it
@@ -532,6 +629,11 @@ cmd_all() {
     case "${ROOT}/ ${WORK}/" in /tmp/* | *" /tmp/"*) PRIVATE_TMP=no ;; esac
     if [ "$(id -u)" = 0 ]; then
         jobs=${GRADE_JOBS:-$(nproc 2>/dev/null || echo 2)}
+        # The students' uids build and run in WORK: every folder above it
+        # must let others through, or every program "does not compile".
+        setpriv --reuid="${GRADE_UID_BASE}" --regid="${GRADE_UID_BASE}" --clear-groups \
+            test -x "${WORK}/." ||
+            die "the students' uids cannot reach ${WORK}: a folder above it is closed to others (chmod o+x it, or set GRADE_WORK)"
     else
         jobs=${GRADE_JOBS:-1}
         echo "grade-all: not root, so the students' programs run as you, one submission at a time:"

@@ -14,6 +14,12 @@
 # that has no outcome failed: the script stopped before it (message
 # `stopped`).  With build_error set, a failure because a program could not
 # be run says that the program did not compile instead.
+#
+# A test skipped because an earlier one failed (lib.sh's FAIL_FAST, or a
+# lesson that stops a program's tests at its first failure: "an earlier
+# test of PROG failed") did not pass: it counts as failed, with its points
+# lost, never as "not run here" (which takes a test out of the lesson's
+# points, so that fixing an earlier stage would shrink what is left).
 
 BEGIN {
     FS = "\t"
@@ -29,6 +35,8 @@ BEGIN {
     st = $1; name = $2; msg = $3
     if (!(name in known) || !(st in rank))
         next
+    if (st == "skip" && msg ~ /an earlier test( of [^ ]+)? failed/)
+        st = "fail"
     if (!(name in status) || rank[st] > rank[status[name]]) {
         status[name] = st
         message[name] = msg

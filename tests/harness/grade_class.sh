@@ -1,69 +1,129 @@
 #!/usr/bin/env bash
-# grade_class.sh - `make grade-all` on a small class, lesson 01 only (to
-# stay fast):
+# grade_class.sh - `make grade-all` on a small class of the fixture course
+# (tests/harness/fixture/, through tree.sh: a throw-away copy of the tree,
+# so it never depends on the real lessons), lesson 01 only (lesson 02's
+# untouched exercise hangs):
 #
 #   solved/          lessons/ made of the solutions: full marks
 #   pristine.tar.gz  a repository tarball with the untouched exercises: zero
-#   cheat/           the solution, plus a try to write the tests, the
-#                    grader's results, its own outcome and log, the
+#   cheat/           the solutions, and first.c tries to write the tests,
+#                    the grader's results, its own outcome and log, the
 #                    supervise wrapper and another student's build, and fake
 #                    test lines into every descriptor it inherits; given an
 #                    argument, it leaves a process that forks without end;
 #                    and its submission holds a tests/ and a results file
 #
-# The cheat gets what its program earns: the points of the tests it passes,
-# a failure for the test that runs it with an argument (which the untouched
-# exercise passes, so it carries no points); nothing it tried to write
-# changed, and the others' grades are untouched by its fork bomb.  The parts that need the sandbox (root) are skipped,
-# saying so, without root.
-#
-# Run it directly: bash tests/harness/grade_class.sh (after `make`).
+# The cheat gets what its programs earn: the points of the tests they pass,
+# and none for the test that runs first.c with an argument (its fork bomb
+# fails it); nothing it tried to write changed, and the others' grades are
+# untouched by its fork bomb.  Here lesson 01 also has traced.c, tested
+# under strace (add_traced).  The fixture's weights: lesson 01 is worth 6,
+# the hello test counts double: 2.40, the argument test, second.c's and
+# traced.c's 1.20 each.  The parts that need the sandbox (root) are
+# skipped, saying so, without root.
+# `make test` runs it.
+LESSON=harness
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/fixture/tree.sh"
 
+eval "$(declare -f oneTimeSetUp | sed '1s/^oneTimeSetUp/lib_oneTimeSetUp/')"
 oneTimeSetUp() {
-    T=${BUILD}/grade-test-$$
-    WORK=${T}/work
-    R=${T}/results
-    SUBS=${T}/submissions
-    rm -rf "${T}" && mkdir -p "${SUBS}"
-    local l
-    for l in 01_separate_memory; do
-        mkdir -p "${SUBS}/solved/lessons/${l}" "${T}/pristine/course-main/lessons/${l}" \
-            "${SUBS}/cheat/lessons/${l}"
-        cp "${ROOT}/solutions/${l}"/*.c "${SUBS}/solved/lessons/${l}/"
-        # The grader's own lessons/ are the untouched exercises here.
-        cp "${ROOT}/lessons/${l}"/*.c "${T}/pristine/course-main/lessons/${l}/"
-    done
-    tar -czf "${SUBS}/pristine.tar.gz" -C "${T}/pristine" course-main
+    lib_oneTimeSetUp
+    # The students' uids must reach the submissions' builds in here: open
+    # the way (shunit2's folders are 700) to others, without listing.
+    chmod 711 "${SHUNIT_TMPDIR}" "$(dirname "${SHUNIT_TMPDIR}")"
+    T=${SHUNIT_TMPDIR}/tree
+    WORK=${SHUNIT_TMPDIR}/work
+    R=${SHUNIT_TMPDIR}/results
+    SUBS=${SHUNIT_TMPDIR}/submissions
+    OUT_TREE=${SHUNIT_TMPDIR}/output
+    make_tree "${T}" || exit 2
+    add_traced "${T}"
+    local l=01_alpha
+    mkdir -p "${SUBS}/solved/lessons/${l}" "${SHUNIT_TMPDIR}/pristine/course-main/lessons/${l}" \
+        "${SUBS}/cheat/lessons/${l}"
+    cp "${T}/solutions/${l}"/*.c "${SUBS}/solved/lessons/${l}/"
+    cp "${T}/solutions/${l}"/*.c "${SUBS}/cheat/lessons/${l}/"
+    # The grader's own lessons/ are the untouched exercises here.
+    cp "${T}/lessons/${l}"/*.c "${SHUNIT_TMPDIR}/pristine/course-main/lessons/${l}/"
+    tar -czf "${SUBS}/pristine.tar.gz" -C "${SHUNIT_TMPDIR}/pristine" course-main
     make_cheat "${SUBS}/cheat"
-    cp "${ROOT}/tests/01_separate_memory.sh" "${T}/test01.before"
-    cp "${ROOT}/tests/tools/results.awk" "${T}/results.awk.before"
-    START=${SECONDS}
-    (cd "${ROOT}" && env -u CHECK_MODE -u FAIL_FAST BUILD="${BUILD}" LESSON=01 \
-        RESULTS="${R}" GRADE_WORK="${WORK}" GRADE_JOBS=2 PROGRAM_TIMEOUT=5 \
-        TSAN_TESTED= TEST_TOOLS="manager_probe replay_requests" bash tests/grade.sh all "${SUBS}") \
-        >"${T}/output" 2>&1
-    GRADE_STATUS=$?
-    TOOK=$((SECONDS - START))
+    cp "${T}/tests/01_alpha.sh" "${SHUNIT_TMPDIR}/test01.before"
+    cp "${T}/tests/tools/results.awk" "${SHUNIT_TMPDIR}/results.awk.before"
+    local start
+    start=$(now_ms)
+    in_tree "${T}" env RESULTS="${R}" GRADE_WORK="${WORK}" GRADE_JOBS=2 \
+        make grade-all LESSON=01 SUBMISSIONS="${SUBS}"
+    GRADE_STATUS=${RC}
+    TOOK=$(($(now_ms) - start))
 }
 
-oneTimeTearDown() {
-    [ -n "${COUNTS_SHOWN:-}" ] && return 0
-    if [ -n "${T:-}" ] && [ -d "${T}" ] && [ -z "${GRADE_TEST_KEEP:-}" ]; then rm -rf "${T}"; fi
-    COUNTS_SHOWN=yes
-    local passed=${__shunit_testsPassed:-0} failed=${__shunit_testsFailed:-0}
-    echo "== counts: $((passed - SKIPPED_TESTS)) passed, ${failed} failed, ${SKIPPED_TESTS} skipped"
+# add_traced DIR: in this test's tree only (the fixture's other users count
+# its programs and tests), lesson 01 gets a third program, traced.c, whose
+# test runs it under strace -f, as lessons 01, 03 and 05 do.  Its solution
+# forks and waits; the untouched exercise does not fork.  In the sandbox,
+# strace must still write the test's trace, and the program run as the
+# student.
+add_traced() {
+    local d=$1 t=test # (so that this file's own test list does not take it in)
+    cat >"${d}/lessons/01_alpha/traced.c" <<'EOF'
+/* traced.c - fixture exercise: it must fork a child and wait for it. */
+#include <stdio.h>
+
+int main(void)
+{
+    printf("done\n");
+    return 0;
+}
+EOF
+    cat >"${d}/solutions/01_alpha/traced.c" <<'EOF'
+/* traced.c - fixture solution: forks, waits, says who it runs as. */
+#include "errors.h"
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void)
+{
+    pid_t pid = fork();
+    if (pid == -1)
+        err_exit("fork");
+    if (pid == 0)
+        _exit(0);
+    if (waitpid(pid, NULL, 0) == -1)
+        err_exit("waitpid");
+    printf("uid %d\n", (int)getuid());
+    return 0;
+}
+EOF
+    local script=${d}/tests/01_alpha.sh
+    sed -i '$d' "${script}" # (the last line sources shunit2)
+    cat >>"${script}" <<EOF
+${t}_traced__forks_and_waits_under_strace() {
+    command -v strace >/dev/null 2>&1 || { skip_test "no strace here"; return; }
+    local trace=\${SHUNIT_TMPDIR}/trace
+    run_cmd "\$(command -v strace)" -f -qq -o "\${trace}" -e trace=clone,clone3,fork,vfork,wait4 \\
+        "\${BIN_DIR}/traced" || return
+    [ -s "\${trace}" ] || { fail "traced (under strace): an empty trace (strace said: \$(head -c 300 "\${ERR}"))"; return 1; }
+    grep -Eq '(clone|fork)\(' "\${trace}" && grep -q 'wait4(' "\${trace}" ||
+        { fail "traced (under strace): expected a fork and a wait: \$(cat "\${trace}")"; return 1; }
+    echo "  traced: \$(cat "\${OUT}")"
+}
+
+. "\${SHUNIT2}"
+EOF
+    (cd "${d}" && git add -A && git -c commit.gpgsign=false commit -qm "a traced program")
 }
 
 # The cheat's submission.  Every path it tries is one the grader owns.
 make_cheat() {
     local d=$1 p targets=""
     for p in "${R}/injected" "${R}/class.csv.part" "${R}/class.csv" \
-        "${ROOT}/tests/01_separate_memory.sh" "${ROOT}/tests/tools/results.awk" \
-        "${WORK}/cheat/out/raw-01_separate_memory.tsv" "${WORK}/cheat/out/01_separate_memory.log" \
+        "${T}/tests/01_alpha.sh" "${T}/tests/tools/results.awk" \
+        "${WORK}/cheat/out/raw-01_alpha.tsv" "${WORK}/cheat/out/01_alpha.log" \
         "${WORK}/cheat/build/tools/supervise" "${WORK}/cheat/tests-tmp/injected" \
-        "${WORK}/solved/build/lessons/01_separate_memory/separate_memory" \
-        "${WORK}/untouched/out/raw-01_separate_memory.tsv"; do
+        "${WORK}/solved/build/lessons/01_alpha/first" \
+        "${WORK}/untouched/out/raw-01_alpha.tsv"; do
         targets="${targets}\"${p}\", "
     done
     {
@@ -79,7 +139,7 @@ static void cheat(void)
     /* The mark is made at run time, so that neither the source nor the
      * program holds it: the test looks for it in every file it protects. */
     snprintf(mark, sizeof mark, "CHEAT-%d\n", 1000 + (int)getpid() % 1000);
-    snprintf(fake, sizeof fake, "\ntest_each_child_changes_only_its_own_copy\n%s", mark);
+    snprintf(fake, sizeof fake, "\ntest_first__takes_no_arguments\n%s", mark);
     for (int i = 0; targets[i] != 0; i++) {
         int fd = open(targets[i], O_WRONLY | O_CREAT | O_APPEND, 0666);
         if (fd >= 0) {
@@ -92,7 +152,7 @@ static void cheat(void)
 }
 EOF
         sed 's/^int main(int argc, char \*argv\[\])/static int real_main(int argc, char *argv[])/' \
-            "${ROOT}/solutions/01_separate_memory/separate_memory.c"
+            "${T}/solutions/01_alpha/first.c"
         cat <<'EOF'
 int main(int argc, char *argv[])
 {
@@ -105,9 +165,9 @@ int main(int argc, char *argv[])
     return real_main(argc, argv);
 }
 EOF
-    } >"${d}/lessons/01_separate_memory/separate_memory.c"
+    } >"${d}/lessons/01_alpha/first.c"
     mkdir -p "${d}/tests" "${d}/build/results"
-    printf '#!/bin/sh\necho test_each_child_changes_only_its_own_copy\nexit 0\n' >"${d}/tests/01_separate_memory.sh"
+    printf '#!/bin/sh\necho test_first__takes_no_arguments\nexit 0\n' >"${d}/tests/01_alpha.sh"
     echo "cheat,99,99,198" >"${d}/build/results/class.csv"
 }
 
@@ -116,47 +176,60 @@ need_root() {
 }
 
 test_grade_all__class_csv_has_the_grades_earned() {
-    assertEquals "make grade-all's exit status; output: $(cat "${T}/output")" 0 "${GRADE_STATUS}"
-    assertEquals "build/results/class.csv (the cheat earns what its program earns); output: $(cat "${T}/output")" \
+    assertEquals "make grade-all's exit status; output: $(cat "${OUT_TREE}")" 0 "${GRADE_STATUS}"
+    assertEquals "class.csv: solved gets full marks, pristine zero, the cheat what its programs earn (all but the 1.20 of the test its fork bomb fails); output: $(cat "${OUT_TREE}")" \
         "student,lesson01,total
-cheat,10.00,10.00
+cheat,4.80,4.80
 pristine,0.00,0.00
-solved,10.00,10.00" "$(cat "${R}/class.csv" 2>&1)"
-    echo "  (graded in ${TOOK} s)"
+solved,6.00,6.00" "$(cat "${R}/class.csv" 2>&1)"
+    echo "  (graded in ${TOOK} ms)"
 }
 
 test_grade_all__each_student_gets_reports() {
     local s
     for s in cheat pristine solved; do
-        assertTrue "${s}: results.json, junit.xml, results.tap, score.txt" \
+        assertTrue "${s}: results.json, junit.xml, results.tap, score.txt in results/students/${s}/: $(ls "${R}/students/${s}" 2>&1)" \
             "[ -s '${R}/students/${s}/results.json' ] && [ -s '${R}/students/${s}/junit.xml' ] && [ -s '${R}/students/${s}/results.tap' ] && [ -s '${R}/students/${s}/score.txt' ]"
     done
+    assertTrue "the cheat's fork bomb fails its test in its TAP: $(cat "${R}/students/cheat/results.tap")" \
+        "grep -q '^not ok [0-9]* - 01_alpha: test_first__takes_no_arguments$' '${R}/students/cheat/results.tap'"
+    assertEquals "the cheat fails only that test of lesson 01 (its fake test lines and its own tests/ change nothing): $(cat "${R}/students/cheat/score.txt")" \
+        1 "$(grep -c '^not ok [0-9]* - 01_alpha:' "${R}/students/cheat/results.tap")"
     command -v prove >/dev/null 2>&1 || { skip_test "no prove here (Debian: perl)"; return; }
-    (cd "${ROOT}" && prove --exec 'sh tests/grade/prove-tap14' "${R}/students/solved/results.tap") \
-        >"${T}/prove" 2>&1
+    (cd "${T}" && prove --exec 'sh tests/grade/prove-tap14' "${R}/students/solved/results.tap") \
+        >"${SHUNIT_TMPDIR}/prove" 2>&1
     local rc=$?
-    assertEquals "prove passes the solved submission's TAP: $(cat "${T}/prove")" 0 "${rc}"
-    assertTrue "the cheat's fork bomb fails in its TAP: $(cat "${R}/students/cheat/results.tap")" \
-        "grep -q '^not ok [0-9]* - 01_separate_memory: test_takes_no_arguments$' '${R}/students/cheat/results.tap'"
+    assertEquals "prove passes the solved submission's TAP: $(cat "${SHUNIT_TMPDIR}/prove")" 0 "${rc}"
+}
+
+# In the sandbox a test's strace runs as root and writes the trace, and the
+# program it starts runs as the student (tests/grade/sandbox.sh).
+test_grade_all__strace_traces_in_the_sandbox() {
+    local log=${R}/students/solved/logs/01_alpha.log
+    command -v strace >/dev/null 2>&1 || { skip_test "no strace here"; return; }
+    assertFalse "the strace test ran (not skipped) and passed: $(cat "${log}")" "grep -q -e SKIPPED -e ASSERT '${log}'"
+    need_root
+    assertTrue "the traced program ran as a student's uid, not as root: $(cat "${log}")" \
+        "grep -Eq '^  traced: uid 6[0-9]{4}$' '${log}'"
 }
 
 test_grade_all__nothing_the_cheat_tried_to_write_changed() {
     need_root
     local hits
-    hits=$(grep -rlE 'CHEAT-[0-9]' "${R}" "${WORK}" "${ROOT}/tests" 2>/dev/null)
+    hits=$(grep -rlE 'CHEAT-[0-9]' "${R}" "${WORK}" "${T}/tests" 2>/dev/null)
     assertEquals "files the cheat reached (it must reach none)" "" "${hits}"
     assertFalse "the cheat created ${R}/injected" "[ -e '${R}/injected' ]"
-    assertTrue "tests/01_separate_memory.sh unchanged" "cmp -s '${T}/test01.before' '${ROOT}/tests/01_separate_memory.sh'"
-    assertTrue "tests/tools/results.awk unchanged" "cmp -s '${T}/results.awk.before' '${ROOT}/tests/tools/results.awk'"
+    assertTrue "the grader's tests/01_alpha.sh is unchanged" "cmp -s '${SHUNIT_TMPDIR}/test01.before' '${T}/tests/01_alpha.sh'"
+    assertTrue "the grader's tests/tools/results.awk is unchanged" "cmp -s '${SHUNIT_TMPDIR}/results.awk.before' '${T}/tests/tools/results.awk'"
 }
 
 test_grade_all__the_fork_bomb_leaves_nothing_behind() {
     need_root
-    local left
+    local left log=${R}/students/cheat/logs/01_alpha.log
     left=$(ps -e -o uid=,pid=,comm= | awk '$1 >= 62000 && $1 < 63000')
     assertEquals "processes of the students' uids after grading" "" "${left}"
-    assertTrue "the bomb's test says it left processes behind: $(head -n 20 "${R}/students/cheat/logs/01_separate_memory.log")" \
-        "grep -q 'left processes behind' '${R}/students/cheat/logs/01_separate_memory.log'"
+    assertTrue "the bomb's test says it left processes behind: $(head -n 20 "${log}")" \
+        "grep -q 'left processes behind' '${log}'"
 }
 
 . "${SHUNIT2}"
