@@ -5,7 +5,8 @@
 # the environment.
 #
 #   bash tests/suite.sh test     every lesson's test on the solutions (or VARIANT),
-#                                then the harness's own tests (tests/harness/)
+#                                and the translations' drift check;
+#                                ONLY_HARNESS=1: the harness's own tests instead
 #   bash tests/suite.sh check    the learner's loop over the exercises
 #   bash tests/suite.sh hint     the next hint tier of the current program
 #   bash tests/suite.sh list     every lesson and program, done or pending
@@ -500,20 +501,29 @@ stage_words() {
 
 cmd_test() {
     select_lessons
-    local total_p=0 total_f=0 total_s=0 l harness_pid="" harness_log=""
-    # The harness's own tests run beside the lessons' (they mostly wait).
-    if [ -z "${LESSON:-}" ] && [ -z "${VARIANT:-}" ] && [ -z "${NO_HARNESS_TESTS:-}" ] &&
-        ls tests/harness/*.sh >/dev/null 2>&1; then
+    local total_p=0 total_f=0 total_s=0 l harness_pid="" harness_log="" scripts=()
+    # Beside the lessons' tests runs the check that the translations keep
+    # up with the English (tests/harness/translations.sh).  The tests of
+    # the learner's loop and the grader themselves (all of tests/harness/,
+    # on a fixture course) take longer: `make test-harness` (ONLY_HARNESS=1)
+    # runs those, and no lesson.
+    if [ -n "${ONLY_HARNESS:-}" ]; then
+        LESSONS=()
+        scripts=(tests/harness/*.sh)
+    elif [ -z "${LESSON:-}" ] && [ -z "${VARIANT:-}" ] && [ -f tests/harness/translations.sh ]; then
+        scripts=(tests/harness/translations.sh)
+    fi
+    if [ "${#scripts[@]}" -gt 0 ]; then
         harness_log=$(mktemp -d)
         (
-            for t in tests/harness/*.sh; do
+            for t in "${scripts[@]}"; do
                 bash "${t}" </dev/null >"${harness_log}/$(basename "${t}" .sh).log" 2>&1 &
             done
             wait
         ) &
         harness_pid=$!
     fi
-    echo "Testing the ${VARIANT:-plain} build of the solutions"
+    [ "${#LESSONS[@]}" -eq 0 ] || echo "Testing the ${VARIANT:-plain} build of the solutions"
     # The lessons' tests run side by side, one per CPU (TEST_JOBS=1 for one
     # at a time): they share nothing - each has its own TMPDIR, and its
     # /dev/shm names carry its pid.  Their reports come out in lesson order.
@@ -555,7 +565,7 @@ cmd_test() {
     rm -rf "${results}"
     if [ -n "${harness_pid}" ]; then
         wait "${harness_pid}"
-        echo "Testing the harness (tests/harness/, on a fixture lesson)"
+        echo "Testing the harness (tests/harness/)"
         local log name counts p f s
         for log in "${harness_log}"/*.log; do
             name=harness/$(basename "${log}" .log)
