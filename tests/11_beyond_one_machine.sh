@@ -123,6 +123,44 @@ tearDown() {
 
 # ------------------------------------------------------------ auth_client
 
+# The library's own client half (common/mp_auth_answer.c: a frame sender,
+# the answer, the whole handshake) is not the learner's to call: what the
+# built program links is read from its symbol table (nm), so a wrapper
+# around mp_make_answer() or mp_send_bytes() is refused, whatever its
+# source looks like.  (The manager and the TCP proxies link them too.)
+test_auth_client__writes_its_own_frames_and_answer() {
+    local prog=${BIN_DIR}/auth_client syms sym found="" called
+    local lib='mp_send_bytes|mp_make_answer|mp_answer_challenge|mp_client_handshake|mp_server_handshake|mp_server_auth_begin|mp_server_auth_next'
+    if ! command -v nm >/dev/null 2>&1; then
+        skip_test "nm (Debian package binutils) is not installed: what auth_client links is not checked"
+        return 0
+    fi
+    if ! syms=$(nm -P --defined-only "${prog}" 2>&1); then
+        fail "nm ${prog}: ${syms}: is it built? (make)"
+        return 1
+    fi
+    found=$(printf '%s\n' "${syms}" | grep -Eo "^(${lib}) " | tr -d ' ' | sort -u | paste -sd, -)
+    [ -z "${found}" ] && return 0
+    # Linking one of them brings in the whole file; which one the
+    # program's own code calls is in its machine code (objdump), if
+    # objdump is here: a call or a jump to it from outside the file.
+    called=$(objdump -d --no-show-raw-insn "${prog}" 2>/dev/null | awk -v lib="^(${lib})$" '
+        /^[0-9a-f]+ <[^>]+>:$/ { f = $2; gsub(/[<>:]/, "", f); next }
+        f !~ lib && match($0, /(call|jmp)[a-z]* +[0-9a-f]+ <[A-Za-z_0-9]+>/) {
+            t = substr($0, RSTART, RLENGTH); sub(/.*</, "", t); sub(/>/, "", t)
+            if (t ~ lib && !seen[t]++) print t
+        }' | head -n 1)
+    case ${called} in
+        mp_send_bytes)
+            fail "auth_client calls mp_send_bytes() (common/mp_auth_answer.c), the library's frame sender: send_frame() is yours to write - the length as 4 bytes, most significant first, then the bytes, with mgr_write_all()" ;;
+        ?*)
+            fail "auth_client calls ${called}() (common/mp_auth_answer.c), the library's own answer: answer_challenge() is yours to write - the HMAC with hmac_sha256() or hmac_md5() (digest.h), sent with your send_frame()" ;;
+        *)
+            fail "auth_client links the library's client half, common/mp_auth_answer.c (${found//,/, }): send_frame() and answer_challenge() are yours to write - the length first, 4 bytes big-endian, with mgr_write_all(); the HMAC with hmac_sha256() or hmac_md5() (digest.h)" ;;
+    esac
+    return 1
+}
+
 # Against a Python 3.12-style challenge ("{sha256}" + 40 bytes), the
 # answer must be Python's byte for byte, its length big-endian; then the
 # client's messages are framed the same way.  The examiner names a length

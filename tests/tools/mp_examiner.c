@@ -36,7 +36,7 @@
 #include "digest.h"
 #include "errors.h"
 #include "mgr_wire.h"
-#include "mp_auth.h"
+#include "mp_auth_answer.h"
 
 #define USAGE "mp_examiner sha256|legacy KEY PROG [ARG...]"
 
