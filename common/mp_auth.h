@@ -40,10 +40,9 @@
  *
  * This header is the half a program may use that writes its own client
  * answer (lesson 11's auth_client): the challenge, the check of an answer,
- * receiving a frame, deliver_challenge().  Sending a frame and computing
- * an answer - the client's side, and the server's answer to the client's
- * challenge - are in mp_auth_answer.h, for the manager, its proxies and
- * the test tools; auth_client's test refuses a build that links them.
+ * receiving a frame, deliver_challenge().  Sending a frame and answering a
+ * challenge are not here: auth_client writes its own, and its test
+ * refuses a build that links the manager's.
  *
  * Errors: every function returns -1 and sets mgr_error() (mgr_wire.h) to a
  * message named like Python's exception: "AuthenticationError: digest
