@@ -416,11 +416,13 @@ test_redis_queue__encodes_any_bytes_by_length() {
 test_redis_queue__decodes_every_reply_type() {
     local replies=('+OK\r\n' ':3\r\n' '$-1\r\n' '$5\r\nhello\r\n' '*2\r\n$3\r\nval\r\n$1\r\n0\r\n'
         '*-1\r\n' '-ERR wrong type\r\n' '$4\r\na\r\nb\r\n' '$0\r\n\r\n' '*0\r\n'
-        '*3\r\n$1\r\na\r\n$-1\r\n$2\r\n\r\n\r\n')
+        '*3\r\n$1\r\na\r\n$-1\r\n$2\r\n\r\n\r\n' ':9223372036854775807\r\n' ':-9223372036854775808\r\n')
     local what=("a simple string (+OK)" "an integer (:3)" "a null bulk string (\$-1: a missing key, None)"
         "a bulk string" "an array of bulk strings (HGETALL, LRANGE)" "a null array (*-1: BLPOP timed out, None)"
         "an error reply (-ERR ...)" "a bulk string holding CR LF: read by its length, not up to the next CRLF"
-        "an empty bulk string (\$0)" "an empty array (*0)" "an array with a null element and a CRLF one")
+        "an empty bulk string (\$0)" "an empty array (*0)" "an array with a null element and a CRLF one"
+        "the largest integer, 2^63 - 1 (RESP integers are signed 64-bit: long long, strtoll)"
+        "the smallest integer, -2^63 (RESP integers are signed 64-bit: long long, strtoll)")
     local r k
     for r in "${replies[@]}"; do printf -- "${r}"; done >"${SHUNIT_TMPDIR}/replies"
     TIMEOUT_CAUSE="the decoder waited for more input than the replies hold: a bulk string read by line, or its CRLF read twice?"
@@ -445,8 +447,10 @@ test_redis_queue__decodes_every_reply_type() {
 # decoded on its own, so one run tries them all.
 test_redis_queue__refuses_what_is_not_resp() {
     local bad k=0 files=() what=("a line that is no reply type" "a bulk string not followed by CRLF"
-        "an array holding an integer" "a bulk length that is no number" "a bulk longer than RESP_STR_MAX")
-    for bad in 'hello\r\n' '$3\r\nabcXY' '*1\r\n:1\r\n' '$x\r\n' '$999999\r\n'; do
+        "an array holding an integer" "a bulk length that is no number" "a bulk longer than RESP_STR_MAX"
+        "an integer beyond 64 bits (strtoll's ERANGE)" "an integer with no digits")
+    for bad in 'hello\r\n' '$3\r\nabcXY' '*1\r\n:1\r\n' '$x\r\n' '$999999\r\n' \
+        ':9223372036854775808\r\n' ':\r\n'; do
         printf -- "${bad}" >"${SHUNIT_TMPDIR}/bad${k}"
         files+=("${SHUNIT_TMPDIR}/bad${k}")
         k=$((k + 1))
