@@ -47,6 +47,34 @@ pythons() {
     } 2>/dev/null | awk 'NF && !seen[$0]++'
 }
 
+# run_pythons MODE PROGRAM: py_interop.py MODE PROGRAM with every Python
+# of pythons() at once, under one supervise (a run's time is then its
+# slowest Python's, not their sum).  Each one's stdout, stderr and exit
+# status go to ${SHUNIT_TMPDIR}/py.K.{out,err,status}, K counting from 0
+# in the order of PY_LIST (the interpreters); the test asserts on each.
+run_pythons() {
+    local mode=$1 prog=$2 py
+    PY_LIST=()
+    while read -r py; do PY_LIST+=("${py}"); done < <(pythons)
+    [ "${#PY_LIST[@]}" -gt 0 ] || return 0
+    rm -f "${SHUNIT_TMPDIR}"/py.*
+    run_cmd bash -c '
+        script=$1 mode=$2 prog=$3 dir=$4
+        shift 4
+        k=0 pids=()
+        for py; do
+            "${py}" "${script}" "${mode}" "${prog}" >"${dir}/py.${k}.out" 2>"${dir}/py.${k}.err" &
+            pids+=($!) k=$((k + 1))
+        done
+        k=0
+        for pid in "${pids[@]}"; do
+            wait "${pid}"
+            echo $? >"${dir}/py.${k}.status"
+            k=$((k + 1))
+        done' py_interop "${TESTS_DIR}/tools/py_interop.py" "${mode}" "${prog}" \
+        "${SHUNIT_TMPDIR}" "${PY_LIST[@]}"
+}
+
 # examine PROTO PROG-ARGS...: run auth_client (with AUTHKEY from the
 # caller's environment) against mp_examiner, a listener that sends a
 # PROTO challenge with ${KEY} and names the mistakes it sees.
@@ -199,17 +227,21 @@ test_auth_client__a_wrong_key_is_refused() {
 # the message echoed; a wrong key fails on both sides with their usual
 # errors (AuthenticationError in Python).
 test_auth_client__talks_to_pythons_listener() {
-    local py found_new="" count=0 version
-    while read -r py; do
-        TIMEOUT_CAUSE="Python's Listener and auth_client waited for each other"
-        run_cmd "${py}" "${TESTS_DIR}/tools/py_interop.py" listener "${BIN_DIR}/auth_client" || return
+    local py found_new="" count=0 version k
+    TIMEOUT_CAUSE="Python's Listener and auth_client waited for each other"
+    run_pythons listener "${BIN_DIR}/auth_client" || return
+    for k in "${!PY_LIST[@]}"; do
+        py=${PY_LIST[k]}
+        local OUT=${SHUNIT_TMPDIR}/py.${k}.out ERR=${SHUNIT_TMPDIR}/py.${k}.err
+        local STATUS LAST_CMD="${py##*/} py_interop.py listener auth_client"
+        STATUS=$(cat "${SHUNIT_TMPDIR}/py.${k}.status")
         version=$(sed -n 's/^Python //p' "${ERR}")
         echo "  (with Python ${version}: ${py})"
         assert_exit 0 || return
         assert_output 11_interop_listener.out || return
         case ${version} in 3.1[2-9].* | 3.[2-9][0-9].*) found_new=yes ;; esac
         count=$((count + 1))
-    done < <(pythons)
+    done
     if [ "${count}" -eq 0 ]; then
         skip_test "no python3 here: the handshake is checked against the recordings only (tcp_queue tests)"
     elif [ -z "${found_new}" ]; then
@@ -255,16 +287,20 @@ test_tcp_queue__prints_lesson_07s_lines_over_tcp() {
 # manager requests sent with send_bytes() and answered; a wrong key gets
 # AuthenticationError, and the first client is still served.
 test_tcp_queue__pythons_client_talks_to_the_c_manager() {
-    local py count=0 version
-    while read -r py; do
-        TIMEOUT_CAUSE="Python's Client and the C manager waited for each other"
-        run_cmd "${py}" "${TESTS_DIR}/tools/py_interop.py" client "${BIN_DIR}/tcp_queue" || return
+    local py count=0 version k
+    TIMEOUT_CAUSE="Python's Client and the C manager waited for each other"
+    run_pythons client "${BIN_DIR}/tcp_queue" || return
+    for k in "${!PY_LIST[@]}"; do
+        py=${PY_LIST[k]}
+        local OUT=${SHUNIT_TMPDIR}/py.${k}.out ERR=${SHUNIT_TMPDIR}/py.${k}.err
+        local STATUS LAST_CMD="${py##*/} py_interop.py client tcp_queue"
+        STATUS=$(cat "${SHUNIT_TMPDIR}/py.${k}.status")
         version=$(sed -n 's/^Python //p' "${ERR}")
         echo "  (with Python ${version}: ${py})"
         assert_exit 0 || return
         assert_output 11_interop_client.out || return
         count=$((count + 1))
-    done < <(pythons)
+    done
     [ "${count}" -gt 0 ] || skip_test "no python3 here: the handshake is checked against the recordings only"
 }
 
@@ -331,13 +367,14 @@ test_tcp_queue__runs_across_two_network_namespaces() {
     NS_A=l11-${tag}-a NS_B=l11-${tag}-b
     net=10.200.$((tag % 250)).$(((tag / 250) % 60 * 4))
     local ip_a=${net%.*}.$((${net##*.} + 1)) ip_b=${net%.*}.$((${net##*.} + 2))
-    if ! { ip netns add "${NS_A}" && ip netns add "${NS_B}" &&
-        ip link add "v11a${tag}" type veth peer name "v11b${tag}" &&
-        ip link set "v11a${tag}" netns "${NS_A}" && ip link set "v11b${tag}" netns "${NS_B}" &&
-        ip -n "${NS_A}" addr add "${ip_a}/30" dev "v11a${tag}" &&
-        ip -n "${NS_B}" addr add "${ip_b}/30" dev "v11b${tag}" &&
-        ip -n "${NS_A}" link set lo up && ip -n "${NS_B}" link set lo up &&
-        ip -n "${NS_A}" link set "v11a${tag}" up && ip -n "${NS_B}" link set "v11b${tag}" up; } 2>"${SHUNIT_TMPDIR}/ip.err"; then
+    # (Three ip(8) runs, each a batch that stops at its first error: the
+    # veth pair is made with its ends already in their namespaces.)
+    if ! { printf '%s\n' "netns add ${NS_A}" "netns add ${NS_B}" \
+        "link add v11a${tag} netns ${NS_A} type veth peer name v11b${tag} netns ${NS_B}" | ip -batch - &&
+        printf '%s\n' "addr add ${ip_a}/30 dev v11a${tag}" "link set lo up" "link set v11a${tag} up" |
+        ip -n "${NS_A}" -batch - &&
+        printf '%s\n' "addr add ${ip_b}/30 dev v11b${tag}" "link set lo up" "link set v11b${tag} up" |
+        ip -n "${NS_B}" -batch -; } 2>"${SHUNIT_TMPDIR}/ip.err"; then
         sed 's/^/  | /' "${SHUNIT_TMPDIR}/ip.err"
         ip link del "v11a${tag}" 2>/dev/null
         remove_namespaces
@@ -485,11 +522,11 @@ test_redis_queue__a_server_that_dies_gets_a_clear_error() {
     need_redis || return 0
     start_redis || return
     local waited=0 sup
-    run_begin "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 100
+    run_begin "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 200
     : >"${OUT}" # the last run's lines must not count
     TIMEOUT_CAUSE="the Redis server was killed and the program still waits: does it notice end of file?"
-    TMPDIR=${RUN_TMP} SUPERVISE_REPORT=${REPORT} TICK_MS=100 "${SUPERVISE}" "${PROGRAM_TIMEOUT}" \
-        "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 100 >"${OUT}" 2>"${ERR}" &
+    TMPDIR=${RUN_TMP} SUPERVISE_REPORT=${REPORT} TICK_MS=50 "${SUPERVISE}" "${PROGRAM_TIMEOUT}" \
+        "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 200 >"${OUT}" 2>"${ERR}" &
     sup=$!
     while [ "${waited}" -lt 300 ] && ! grep -q ': Queue 1$' "${OUT}" && kill -0 "${sup}" 2>/dev/null; do
         sleep 0.01
