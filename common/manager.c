@@ -22,7 +22,7 @@
 
 #include "mgr_tcp.h"
 #include "mgr_wire.h"
-#include "mp_auth.h"
+#include "mp_auth_answer.h"
 #include "proxy.h"
 
 /* ============================================================ the objects */
@@ -85,7 +85,7 @@ struct client {
     long long last_active;  /* last byte read or reply sent: the idlest goes first */
                             /* (out_since counts from the last byte sent) */
     bool authed;            /* TCP: the handshake is done (always, on a Unix socket) */
-    struct mp_server_auth auth; /* TCP: where the handshake is (mp_auth.h) */
+    struct mp_server_auth auth; /* TCP: where the handshake is (mp_auth_answer.h) */
 };
 
 struct server {

@@ -14,7 +14,7 @@
 
 #include "args.h"
 #include "mgr_wire.h"
-#include "mp_auth.h"
+#include "mp_auth_answer.h"
 
 /* ============================================================ addresses */
 

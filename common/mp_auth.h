@@ -38,6 +38,12 @@
  * The authkey proves who connects.  It does not encrypt anything: every
  * byte after the handshake crosses the network in the clear.
  *
+ * This header is the half a program may use that writes its own client
+ * answer (lesson 11's auth_client): the challenge, the check of an answer,
+ * receiving a frame, deliver_challenge().  Sending a frame and answering a
+ * challenge are not here: auth_client writes its own, and its test
+ * refuses a build that links the manager's.
+ *
  * Errors: every function returns -1 and sets mgr_error() (mgr_wire.h) to a
  * message named like Python's exception: "AuthenticationError: digest
  * received was wrong".  None of them exits.
@@ -76,57 +82,13 @@ enum mp_proto {
  * recorded handshake pass the recorded ones.  Returns its length, or -1. */
 long mp_make_challenge(enum mp_proto proto, const uint8_t *nonce, uint8_t *out);
 
-/* The answer to challenge[0..n) (the whole message, "#CHALLENGE#"
- * included), as Python's answer_challenge computes it, into out[]
- * (MP_AUTH_MAX bytes).  Returns its length, or -1 for a message that is
- * not a challenge Python would answer. */
-long mp_make_answer(const void *key, size_t key_len, const uint8_t *challenge, size_t n,
-                    uint8_t *out);
-
 /* Does answer[0..an) answer message[0..mn) (M: what followed
  * "#CHALLENGE#")?  0 if it does, -1 (with the reason) if not.  The digests
  * are compared in constant time. */
 int mp_check_answer(const void *key, size_t key_len, const uint8_t *message, size_t mn,
                     const uint8_t *answer, size_t an);
 
-/* ------------------------------------------- the server, step by step */
-
-/* The server's side of the handshake as a state machine, for a server that
- * serves many connections from one poll(2) loop and must never block on
- * one of them.  Feed it each whole frame that arrives; it says what to
- * send back. */
-struct mp_server_auth {
-    int state;                /* what the next frame must be */
-    const uint8_t *key;       /* the server's authkey (not copied) */
-    size_t key_len;
-    uint8_t message[MP_PREFIX_LEN + MP_NONCE_SHA256]; /* M, to check the answer */
-    size_t message_len;
-};
-
-enum mp_step {
-    MP_STEP_SEND,   /* send the frame in out, then wait for the next frame */
-    MP_STEP_DONE,   /* authenticated: send the frame in out, if any */
-    MP_STEP_FAILED, /* send the frame in out, if any, then close (mgr_error() says why) */
-};
-
-/* Begin: the challenge frame (length included) into out[4 + MP_AUTH_MAX];
- * its length into *out_len.  nonce as for mp_make_challenge.  Returns 0, or
- * -1 if no random bytes could be had. */
-int mp_server_auth_begin(struct mp_server_auth *a, const uint8_t *key, size_t key_len,
-                         enum mp_proto proto, const uint8_t *nonce, uint8_t *out,
-                         size_t *out_len);
-
-/* One whole frame's payload arrived (at most MP_AUTH_MAX bytes: the caller
- * refuses longer ones).  The frame to send (length included, maybe none:
- * *out_len 0) goes into out[4 + MP_AUTH_MAX]. */
-enum mp_step mp_server_auth_next(struct mp_server_auth *a, const uint8_t *payload, size_t n,
-                                 uint8_t *out, size_t *out_len);
-
 /* ---------------------------------------------- blocking, one connection */
-
-/* conn.send_bytes(buf): the length (4 bytes, big-endian), then the bytes,
- * n < 2^31.  Returns 0 or -1. */
-int mp_send_bytes(int fd, const void *buf, size_t n);
 
 /* conn.recv_bytes(max): one frame's payload into buf[max].  Returns its
  * length, or -1: end of file, an error, a timeout (SO_RCVTIMEO), or a
@@ -134,14 +96,9 @@ int mp_send_bytes(int fd, const void *buf, size_t n);
  * of such a frame is not read). */
 long mp_recv_bytes(int fd, void *buf, size_t max);
 
-/* One direction each, exactly as Python's functions of the same names;
- * a wrong answer sends "#FAILURE#". */
+/* deliver_challenge(connection, authkey), exactly as Python's: send a
+ * challenge, check the answer; a wrong answer gets "#FAILURE#". */
 int mp_deliver_challenge(int fd, const void *key, size_t key_len, enum mp_proto proto,
                          const uint8_t *nonce);
-int mp_answer_challenge(int fd, const void *key, size_t key_len);
-
-/* Both directions, in the order Client() and Listener.accept() use. */
-int mp_client_handshake(int fd, const void *key, size_t key_len);
-int mp_server_handshake(int fd, const void *key, size_t key_len, enum mp_proto proto);
 
 #endif

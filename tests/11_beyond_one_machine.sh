@@ -47,6 +47,34 @@ pythons() {
     } 2>/dev/null | awk 'NF && !seen[$0]++'
 }
 
+# run_pythons MODE PROGRAM: py_interop.py MODE PROGRAM with every Python
+# of pythons() at once, under one supervise (a run's time is then its
+# slowest Python's, not their sum).  Each one's stdout, stderr and exit
+# status go to ${SHUNIT_TMPDIR}/py.K.{out,err,status}, K counting from 0
+# in the order of PY_LIST (the interpreters); the test asserts on each.
+run_pythons() {
+    local mode=$1 prog=$2 py
+    PY_LIST=()
+    while read -r py; do PY_LIST+=("${py}"); done < <(pythons)
+    [ "${#PY_LIST[@]}" -gt 0 ] || return 0
+    rm -f "${SHUNIT_TMPDIR}"/py.*
+    run_cmd bash -c '
+        script=$1 mode=$2 prog=$3 dir=$4
+        shift 4
+        k=0 pids=()
+        for py; do
+            "${py}" "${script}" "${mode}" "${prog}" >"${dir}/py.${k}.out" 2>"${dir}/py.${k}.err" &
+            pids+=($!) k=$((k + 1))
+        done
+        k=0
+        for pid in "${pids[@]}"; do
+            wait "${pid}"
+            echo $? >"${dir}/py.${k}.status"
+            k=$((k + 1))
+        done' py_interop "${TESTS_DIR}/tools/py_interop.py" "${mode}" "${prog}" \
+        "${SHUNIT_TMPDIR}" "${PY_LIST[@]}"
+}
+
 # examine PROTO PROG-ARGS...: run auth_client (with AUTHKEY from the
 # caller's environment) against mp_examiner, a listener that sends a
 # PROTO challenge with ${KEY} and names the mistakes it sees.
@@ -123,6 +151,44 @@ tearDown() {
 
 # ------------------------------------------------------------ auth_client
 
+# The library's own client half (common/mp_auth_answer.c: a frame sender,
+# the answer, the whole handshake) is not the learner's to call: what the
+# built program links is read from its symbol table (nm), so a wrapper
+# around mp_make_answer() or mp_send_bytes() is refused, whatever its
+# source looks like.  (The manager and the TCP proxies link them too.)
+test_auth_client__writes_its_own_frames_and_answer() {
+    local prog=${BIN_DIR}/auth_client syms sym found="" called
+    local lib='mp_send_bytes|mp_make_answer|mp_answer_challenge|mp_client_handshake|mp_server_handshake|mp_server_auth_begin|mp_server_auth_next'
+    if ! command -v nm >/dev/null 2>&1; then
+        skip_test "nm (Debian package binutils) is not installed: what auth_client links is not checked"
+        return 0
+    fi
+    if ! syms=$(nm -P --defined-only "${prog}" 2>&1); then
+        fail "nm ${prog}: ${syms}: is it built? (make)"
+        return 1
+    fi
+    found=$(printf '%s\n' "${syms}" | grep -Eo "^(${lib}) " | tr -d ' ' | sort -u | paste -sd, -)
+    [ -z "${found}" ] && return 0
+    # Linking one of them brings in the whole file; which one the
+    # program's own code calls is in its machine code (objdump), if
+    # objdump is here: a call or a jump to it from outside the file.
+    called=$(objdump -d --no-show-raw-insn "${prog}" 2>/dev/null | awk -v lib="^(${lib})$" '
+        /^[0-9a-f]+ <[^>]+>:$/ { f = $2; gsub(/[<>:]/, "", f); next }
+        f !~ lib && match($0, /(call|jmp)[a-z]* +[0-9a-f]+ <[A-Za-z_0-9]+>/) {
+            t = substr($0, RSTART, RLENGTH); sub(/.*</, "", t); sub(/>/, "", t)
+            if (t ~ lib && !seen[t]++) print t
+        }' | head -n 1)
+    case ${called} in
+        mp_send_bytes)
+            fail "auth_client calls mp_send_bytes() (common/mp_auth_answer.c), the library's frame sender: send_frame() is yours to write - the length as 4 bytes, most significant first, then the bytes, with mgr_write_all()" ;;
+        ?*)
+            fail "auth_client calls ${called}() (common/mp_auth_answer.c), the library's own answer: answer_challenge() is yours to write - the HMAC with hmac_sha256() or hmac_md5() (digest.h), sent with your send_frame()" ;;
+        *)
+            fail "auth_client links the library's client half, common/mp_auth_answer.c (${found//,/, }): send_frame() and answer_challenge() are yours to write - the length first, 4 bytes big-endian, with mgr_write_all(); the HMAC with hmac_sha256() or hmac_md5() (digest.h)" ;;
+    esac
+    return 1
+}
+
 # Against a Python 3.12-style challenge ("{sha256}" + 40 bytes), the
 # answer must be Python's byte for byte, its length big-endian; then the
 # client's messages are framed the same way.  The examiner names a length
@@ -161,17 +227,21 @@ test_auth_client__a_wrong_key_is_refused() {
 # the message echoed; a wrong key fails on both sides with their usual
 # errors (AuthenticationError in Python).
 test_auth_client__talks_to_pythons_listener() {
-    local py found_new="" count=0 version
-    while read -r py; do
-        TIMEOUT_CAUSE="Python's Listener and auth_client waited for each other"
-        run_cmd "${py}" "${TESTS_DIR}/tools/py_interop.py" listener "${BIN_DIR}/auth_client" || return
+    local py found_new="" count=0 version k
+    TIMEOUT_CAUSE="Python's Listener and auth_client waited for each other"
+    run_pythons listener "${BIN_DIR}/auth_client" || return
+    for k in "${!PY_LIST[@]}"; do
+        py=${PY_LIST[k]}
+        local OUT=${SHUNIT_TMPDIR}/py.${k}.out ERR=${SHUNIT_TMPDIR}/py.${k}.err
+        local STATUS LAST_CMD="${py##*/} py_interop.py listener auth_client"
+        STATUS=$(cat "${SHUNIT_TMPDIR}/py.${k}.status")
         version=$(sed -n 's/^Python //p' "${ERR}")
         echo "  (with Python ${version}: ${py})"
         assert_exit 0 || return
         assert_output 11_interop_listener.out || return
         case ${version} in 3.1[2-9].* | 3.[2-9][0-9].*) found_new=yes ;; esac
         count=$((count + 1))
-    done < <(pythons)
+    done
     if [ "${count}" -eq 0 ]; then
         skip_test "no python3 here: the handshake is checked against the recordings only (tcp_queue tests)"
     elif [ -z "${found_new}" ]; then
@@ -217,16 +287,20 @@ test_tcp_queue__prints_lesson_07s_lines_over_tcp() {
 # manager requests sent with send_bytes() and answered; a wrong key gets
 # AuthenticationError, and the first client is still served.
 test_tcp_queue__pythons_client_talks_to_the_c_manager() {
-    local py count=0 version
-    while read -r py; do
-        TIMEOUT_CAUSE="Python's Client and the C manager waited for each other"
-        run_cmd "${py}" "${TESTS_DIR}/tools/py_interop.py" client "${BIN_DIR}/tcp_queue" || return
+    local py count=0 version k
+    TIMEOUT_CAUSE="Python's Client and the C manager waited for each other"
+    run_pythons client "${BIN_DIR}/tcp_queue" || return
+    for k in "${!PY_LIST[@]}"; do
+        py=${PY_LIST[k]}
+        local OUT=${SHUNIT_TMPDIR}/py.${k}.out ERR=${SHUNIT_TMPDIR}/py.${k}.err
+        local STATUS LAST_CMD="${py##*/} py_interop.py client tcp_queue"
+        STATUS=$(cat "${SHUNIT_TMPDIR}/py.${k}.status")
         version=$(sed -n 's/^Python //p' "${ERR}")
         echo "  (with Python ${version}: ${py})"
         assert_exit 0 || return
         assert_output 11_interop_client.out || return
         count=$((count + 1))
-    done < <(pythons)
+    done
     [ "${count}" -gt 0 ] || skip_test "no python3 here: the handshake is checked against the recordings only"
 }
 
@@ -293,13 +367,14 @@ test_tcp_queue__runs_across_two_network_namespaces() {
     NS_A=l11-${tag}-a NS_B=l11-${tag}-b
     net=10.200.$((tag % 250)).$(((tag / 250) % 60 * 4))
     local ip_a=${net%.*}.$((${net##*.} + 1)) ip_b=${net%.*}.$((${net##*.} + 2))
-    if ! { ip netns add "${NS_A}" && ip netns add "${NS_B}" &&
-        ip link add "v11a${tag}" type veth peer name "v11b${tag}" &&
-        ip link set "v11a${tag}" netns "${NS_A}" && ip link set "v11b${tag}" netns "${NS_B}" &&
-        ip -n "${NS_A}" addr add "${ip_a}/30" dev "v11a${tag}" &&
-        ip -n "${NS_B}" addr add "${ip_b}/30" dev "v11b${tag}" &&
-        ip -n "${NS_A}" link set lo up && ip -n "${NS_B}" link set lo up &&
-        ip -n "${NS_A}" link set "v11a${tag}" up && ip -n "${NS_B}" link set "v11b${tag}" up; } 2>"${SHUNIT_TMPDIR}/ip.err"; then
+    # (Three ip(8) runs, each a batch that stops at its first error: the
+    # veth pair is made with its ends already in their namespaces.)
+    if ! { printf '%s\n' "netns add ${NS_A}" "netns add ${NS_B}" \
+        "link add v11a${tag} netns ${NS_A} type veth peer name v11b${tag} netns ${NS_B}" | ip -batch - &&
+        printf '%s\n' "addr add ${ip_a}/30 dev v11a${tag}" "link set lo up" "link set v11a${tag} up" |
+        ip -n "${NS_A}" -batch - &&
+        printf '%s\n' "addr add ${ip_b}/30 dev v11b${tag}" "link set lo up" "link set v11b${tag} up" |
+        ip -n "${NS_B}" -batch -; } 2>"${SHUNIT_TMPDIR}/ip.err"; then
         sed 's/^/  | /' "${SHUNIT_TMPDIR}/ip.err"
         ip link del "v11a${tag}" 2>/dev/null
         remove_namespaces
@@ -378,11 +453,13 @@ test_redis_queue__encodes_any_bytes_by_length() {
 test_redis_queue__decodes_every_reply_type() {
     local replies=('+OK\r\n' ':3\r\n' '$-1\r\n' '$5\r\nhello\r\n' '*2\r\n$3\r\nval\r\n$1\r\n0\r\n'
         '*-1\r\n' '-ERR wrong type\r\n' '$4\r\na\r\nb\r\n' '$0\r\n\r\n' '*0\r\n'
-        '*3\r\n$1\r\na\r\n$-1\r\n$2\r\n\r\n\r\n')
+        '*3\r\n$1\r\na\r\n$-1\r\n$2\r\n\r\n\r\n' ':9223372036854775807\r\n' ':-9223372036854775808\r\n')
     local what=("a simple string (+OK)" "an integer (:3)" "a null bulk string (\$-1: a missing key, None)"
         "a bulk string" "an array of bulk strings (HGETALL, LRANGE)" "a null array (*-1: BLPOP timed out, None)"
         "an error reply (-ERR ...)" "a bulk string holding CR LF: read by its length, not up to the next CRLF"
-        "an empty bulk string (\$0)" "an empty array (*0)" "an array with a null element and a CRLF one")
+        "an empty bulk string (\$0)" "an empty array (*0)" "an array with a null element and a CRLF one"
+        "the largest integer, 2^63 - 1 (RESP integers are signed 64-bit: long long, strtoll)"
+        "the smallest integer, -2^63 (RESP integers are signed 64-bit: long long, strtoll)")
     local r k
     for r in "${replies[@]}"; do printf -- "${r}"; done >"${SHUNIT_TMPDIR}/replies"
     TIMEOUT_CAUSE="the decoder waited for more input than the replies hold: a bulk string read by line, or its CRLF read twice?"
@@ -407,8 +484,10 @@ test_redis_queue__decodes_every_reply_type() {
 # decoded on its own, so one run tries them all.
 test_redis_queue__refuses_what_is_not_resp() {
     local bad k=0 files=() what=("a line that is no reply type" "a bulk string not followed by CRLF"
-        "an array holding an integer" "a bulk length that is no number" "a bulk longer than RESP_STR_MAX")
-    for bad in 'hello\r\n' '$3\r\nabcXY' '*1\r\n:1\r\n' '$x\r\n' '$999999\r\n'; do
+        "an array holding an integer" "a bulk length that is no number" "a bulk longer than RESP_STR_MAX"
+        "an integer beyond 64 bits (strtoll's ERANGE)" "an integer with no digits")
+    for bad in 'hello\r\n' '$3\r\nabcXY' '*1\r\n:1\r\n' '$x\r\n' '$999999\r\n' \
+        ':9223372036854775808\r\n' ':\r\n'; do
         printf -- "${bad}" >"${SHUNIT_TMPDIR}/bad${k}"
         files+=("${SHUNIT_TMPDIR}/bad${k}")
         k=$((k + 1))
@@ -443,11 +522,11 @@ test_redis_queue__a_server_that_dies_gets_a_clear_error() {
     need_redis || return 0
     start_redis || return
     local waited=0 sup
-    run_begin "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 100
+    run_begin "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 200
     : >"${OUT}" # the last run's lines must not count
     TIMEOUT_CAUSE="the Redis server was killed and the program still waits: does it notice end of file?"
-    TMPDIR=${RUN_TMP} SUPERVISE_REPORT=${REPORT} TICK_MS=100 "${SUPERVISE}" "${PROGRAM_TIMEOUT}" \
-        "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 100 >"${OUT}" 2>"${ERR}" &
+    TMPDIR=${RUN_TMP} SUPERVISE_REPORT=${REPORT} TICK_MS=50 "${SUPERVISE}" "${PROGRAM_TIMEOUT}" \
+        "${BIN_DIR}/redis_queue" run "${REDIS_SOCK}" 200 >"${OUT}" 2>"${ERR}" &
     sup=$!
     while [ "${waited}" -lt 300 ] && ! grep -q ': Queue 1$' "${OUT}" && kill -0 "${sup}" 2>/dev/null; do
         sleep 0.01

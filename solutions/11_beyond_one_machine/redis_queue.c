@@ -25,6 +25,7 @@
  * ends the program with a message, never a hang.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -161,11 +162,17 @@ int resp_read_reply(struct resp_conn *c, struct resp_reply *r)
         r->str.len = strlen(line + 1);
         memcpy(r->str.s, line + 1, r->str.len + 1);
         return 0;
-    case ':':
-        if (!parse_long(line + 1, -(1L << 62), 1L << 62, &(long){ 0 }))
-            return resp_fail("bad integer reply '%s'", line);
-        r->integer = strtoll(line + 1, NULL, 10);
+    case ':': {
+        /* A signed 64-bit integer: all of long long's range, nothing
+         * beyond it (ERANGE), nothing after the digits. */
+        char *end;
+        errno = 0;
+        long long value = strtoll(line + 1, &end, 10);
+        if (end == line + 1 || *end != '\0' || errno == ERANGE || isspace((unsigned char)line[1]))
+            return resp_fail("bad integer reply '%s' (a signed 64-bit integer)", line);
+        r->integer = value;
         return 0;
+    }
     case '$':
         return read_bulk(c, line + 1, &r->str);
     case '*': {

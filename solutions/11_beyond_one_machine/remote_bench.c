@@ -40,7 +40,7 @@
 #include "errors.h"
 #include "manager.h"
 #include "mgr_tcp.h"
-#include "mp_auth.h"
+#include "mp_auth_answer.h"
 #include "proxy.h"
 
 #define USAGE "remote_bench [NAME...]"

@@ -19,6 +19,7 @@
  * not.  Never waits more than about 2 s for PROG.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -36,7 +37,7 @@
 #include "digest.h"
 #include "errors.h"
 #include "mgr_wire.h"
-#include "mp_auth.h"
+#include "mp_auth_answer.h"
 
 #define USAGE "mp_examiner sha256|legacy KEY PROG [ARG...]"
 
@@ -113,6 +114,23 @@ static long read_length(int fd, const char *what, size_t max, const char *hint)
     return -1;
 }
 
+/* How many raw bytes a[0..an) spells as hex text ("3fa0..."), an optional
+ * "{sha256}" or "{md5}" in front: 32 or 16 (the length of a SHA-256 or an
+ * MD5 digest), or 0 if it is not such text. */
+static size_t hex_digest_of(const uint8_t *a, size_t an)
+{
+    if (an >= MP_PREFIX_LEN && memcmp(a, MP_PREFIX, MP_PREFIX_LEN) == 0)
+        a += MP_PREFIX_LEN, an -= MP_PREFIX_LEN;
+    else if (an >= 5 && memcmp(a, "{md5}", 5) == 0)
+        a += 5, an -= 5;
+    if (an != 2 * SHA256_SIZE && an != 2 * MD5_SIZE)
+        return 0;
+    for (size_t i = 0; i < an; i++)
+        if (!isxdigit(a[i]))
+            return 0;
+    return an / 2;
+}
+
 /* What was wrong with the answer: the usual mistakes, tried one by one. */
 static void diagnose(const uint8_t *key, size_t kn, const uint8_t *challenge, size_t cn,
                      const uint8_t *a, size_t an)
@@ -123,6 +141,15 @@ static void diagnose(const uint8_t *key, size_t kn, const uint8_t *challenge, si
     uint8_t t[MP_PREFIX_LEN + SHA256_SIZE], h[SHA256_SIZE];
     memcpy(t, MP_PREFIX, MP_PREFIX_LEN);
 #define IS(bytes, len) (an == (len) && memcmp(a, (bytes), (len)) == 0)
+    size_t hex = hex_digest_of(a, an);
+    if (hex != 0) {
+        found(true, "MISTAKE: the digest was sent as hex text; send the raw %zu bytes "
+                    "(.digest(), not .hexdigest()): %s",
+              modern ? (size_t)SHA256_SIZE : (size_t)MD5_SIZE,
+              modern ? "\"{sha256}\" + the 32 bytes of the HMAC-SHA256"
+                     : "the 16 bytes of the HMAC-MD5, no prefix");
+        return;
+    }
     if (modern) {
         hmac_sha256(key, kn, m, mn, h);
         if (IS(h, SHA256_SIZE)) {

@@ -25,7 +25,7 @@
 
 #include "errors.h"
 #include "mgr_wire.h"
-#include "mp_auth.h"
+#include "mp_auth_answer.h"
 
 #define MAX_FRAMES 16
 #define LINE 1024

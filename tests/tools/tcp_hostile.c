@@ -35,7 +35,7 @@
 #include "manager.h"
 #include "mgr_tcp.h"
 #include "mgr_wire.h"
-#include "mp_auth.h"
+#include "mp_auth_answer.h"
 #include "proxy.h"
 
 static const char KEY[] = "lesson-11 secret";
