@@ -138,7 +138,7 @@ static char process_state(pid_t pid)
 }
 
 /* As memfd_recv: connect to the sender while it is stopped, and hang up. */
-static int hang_up_early(const char *socket_path)
+_Noreturn static void hang_up_early(const char *socket_path)
 {
     pid_t sender = getppid();
     if (kill(sender, SIGSTOP) == -1)
@@ -162,14 +162,16 @@ static int hang_up_early(const char *socket_path)
     kill(sender, SIGCONT);
     if (connected == -1)
         err_exit_en(en, "connect %s", socket_path);
-    return 0;
+    /* At once: the sender, failing now, kills what is left of its receiver
+     * (a sanitizer's exit-time helper task would be orphaned). */
+    _exit(0);
 }
 
 int main(int argc, char *argv[])
 {
     const char *me = strrchr(argv[0], '/');
     if (argc == 2 && strcmp(me ? me + 1 : argv[0], "memfd_recv") == 0)
-        return hang_up_early(argv[1]);
+        hang_up_early(argv[1]);
     if (argc != 3)
         usage_exit(USAGE, "MODE and RECEIVER, please");
     const char *mode = argv[1];
