@@ -81,7 +81,9 @@ test_threads_mutex__the_lock_keeps_every_update() {
     done
 }
 
-# Without the lock the forced switch loses updates on every run.
+# Without the lock the forced interleaving (every 10th update of each thread
+# waits between its read and its write until the other has read) loses
+# updates on every run.
 test_threads_mutex__without_the_lock_updates_are_lost() {
     local want=0
     # Under `make tsan` this run is itself the race report, and TSan exits 66.

@@ -9,11 +9,14 @@
  * update one step with the mutex.  The lesson is in README.md beside this
  * file; `make check` tells you how you are doing, `make hint` helps.
  *
- * In the count form both threads start together (a barrier), and each one
- * gives up the CPU between its read and its write (sched_yield): the switch
- * that makes an update get lost, made to happen at the worst moment every
- * time, so that the unlocked count comes up short on every run, on one CPU
- * or many.
+ * In the count form both threads start together (a barrier), and the
+ * moment between a read and its write is made the worst one on purpose.
+ * Without the lock, at every 10th update of each thread, the thread waits
+ * there until the other one has read x too (a handshake on an atomic
+ * counter), so both write back the same value: the unlocked count comes up
+ * short on every run, on one CPU or many.  With the lock, the thread gives
+ * up the CPU there (sched_yield): a lock that does not cover both the read
+ * and the write loses updates then.
  *
  * Expected output of the first form (the Thread lines in either order):
  *     Thread-1: {'x': 1}
@@ -22,8 +25,10 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 #include "errors.h"
@@ -42,8 +47,70 @@ struct state {
 
 static struct state d = { PTHREAD_MUTEX_INITIALIZER, 0 };
 static bool use_lock = true;
-static bool counting;              /* the count form: yield in the middle */
+static bool counting;              /* the count form: the worst moment in the middle */
 static pthread_barrier_t start;    /* the count form: both threads go at once */
+
+/* The count form without the lock, at every 10th update of each thread:
+ * a thread that has read x waits until the other one has read it too,
+ * before it writes.  `reads` counts these reads of both threads: reads 1
+ * and 2 are a pair, 3 and 4 the next, and so on (both threads do the same
+ * number).  The waits are relaxed atomics: they force the order in time
+ * and add no happens-before, so the race on x stays a race, for
+ * ThreadSanitizer too.  A partner that does not read within a second is
+ * not coming (a lock held across the switch, say): then nobody waits any
+ * more. */
+static atomic_long reads;
+static atomic_bool nobody_waits;
+
+static double seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+        err_exit("clock_gettime");
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Spin a little (the other thread may be running on another CPU, just
+ * about to read), then sleep in short naps, which free this CPU for it.
+ * (Not sched_yield: under load, threads that yield on every update and
+ * wait for each other were measured taking seconds for 1000 updates.) */
+static void wait_for_the_other_read(void)
+{
+    if (atomic_load_explicit(&nobody_waits, memory_order_relaxed))
+        return;
+    long mine = atomic_fetch_add_explicit(&reads, 1, memory_order_relaxed) + 1;
+    long pair_done = (mine + 1) / 2 * 2; /* the even count that ends my pair */
+    double deadline = 0;
+    for (long k = 0; atomic_load_explicit(&reads, memory_order_relaxed) < pair_done; k++) {
+        if (k < 1000)
+            continue;
+        if (deadline == 0)
+            deadline = seconds() + 1.0;
+        else if (seconds() > deadline) {
+            atomic_store_explicit(&nobody_waits, true, memory_order_relaxed);
+            return;
+        }
+        struct timespec nap = { 0, 20 * 1000 };
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Between the read and the write of the count form: the worst moment for
+ * an update.  With the lock, give the CPU to the other thread, which can
+ * only get as far as waiting for the lock - unless the lock covers less
+ * than the read and the write.  Without the lock, every 10th time, a sure
+ * collision (wait_for_the_other_read); the updates in between collide or
+ * not, as the threads happen to run. */
+#define COLLIDE_EVERY 10
+
+static void worst_moment(void)
+{
+    static _Thread_local long visits;
+    if (use_lock)
+        sched_yield();
+    else if (visits++ % COLLIDE_EVERY == 0)
+        wait_for_the_other_read();
+}
 
 /* i = d['x']; d['x'] = i + 1 -- as one step when use_lock is set.
  * Returns the value x had just after this thread's update. */
@@ -57,7 +124,7 @@ static int add_one(struct state *s)
      * unlocked: it shows what goes wrong. */
     int i = s->x;
     if (counting)
-        sched_yield(); /* "switch to the other thread now" - the worst moment */
+        worst_moment(); /* "the other thread runs now" - see above */
     s->x = i + 1;
     return i + 1;
 }
