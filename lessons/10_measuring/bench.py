@@ -81,8 +81,9 @@ def add(value, go, each, finished, number):
     for _ in range(each):
         with value.get_lock():
             value.value += 1
-    # perf_counter is CLOCK_MONOTONIC on Linux, one clock for all processes:
-    # the parent compares it with its start, and exiting stays out.
+    # perf_counter's clock is one clock for all processes on Linux, and
+    # cannot be set: the parent compares it with its start, and exiting
+    # stays out.
     finished[number] = time.perf_counter()
 
 

@@ -72,7 +72,7 @@ struct summary summarise(double *samples, size_t n)
 
 /* ================================================================ timing */
 
-/* Seconds on CLOCK_MONOTONIC: a clock that only goes forward, at a steady
+/* Seconds on a clock that cannot be set: it only goes forward, at a steady
  * rate, whatever is done to the wall clock (clock_gettime(2)).  Its zero is
  * some moment in the past (on Linux, the boot); only differences matter. */
 double now(void)
@@ -259,7 +259,7 @@ static void increment(void *arg)
             Pthread_mutex_unlock(&c->lock);
         }
     }
-    /* CLOCK_MONOTONIC is one clock for the whole system, so the parent can
+    /* now()'s clock is one clock for the whole system, so the parent can
      * compare this with its own start: the time of exiting and of being
      * reaped stays out of the measurement. */
     c->finished[a->number] = now();
