@@ -14,17 +14,17 @@
  * Without the lock, at every 10th update of each thread, the thread waits
  * there until the other one has read x too (a handshake on an atomic
  * counter), so both write back the same value: the unlocked count comes up
- * short on every run, on one CPU or many.  With the lock, the thread gives
- * up the CPU there (sched_yield): a lock that does not cover both the read
- * and the write loses updates then.
+ * short on every run, on one CPU or many.  With the lock, the same happens
+ * only if s->lock is found free at that moment - if the lock does not
+ * cover both the read and the write.
  *
  * Expected output of the first form (the Thread lines in either order):
  *     Thread-1: {'x': 1}
  *     Thread-2: {'x': 2}
  *     MainThread: {'x': 2}
  */
+#include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -96,20 +96,30 @@ static void wait_for_the_other_read(void)
 }
 
 /* Between the read and the write of the count form: the worst moment for
- * an update.  With the lock, give the CPU to the other thread, which can
- * only get as far as waiting for the lock - unless the lock covers less
- * than the read and the write.  Without the lock, every 10th time, a sure
- * collision (wait_for_the_other_read); the updates in between collide or
- * not, as the threads happen to run. */
+ * an update.  Every 10th time, a sure collision (wait_for_the_other_read);
+ * the updates in between collide or not, as the threads happen to run.
+ * With the lock, the other thread cannot read now - it waits for the lock
+ * - so there is nothing to wait for, as long as s->lock really is held
+ * here.  A trylock tells: it fails (EBUSY) while the lock is held, and
+ * succeeds if the lock does not cover this moment, or is another mutex;
+ * then the collision is made as without the lock. */
 #define COLLIDE_EVERY 10
 
-static void worst_moment(void)
+static void worst_moment(struct state *s)
 {
     static _Thread_local long visits;
-    if (use_lock)
-        sched_yield();
-    else if (visits++ % COLLIDE_EVERY == 0)
-        wait_for_the_other_read();
+    if (visits++ % COLLIDE_EVERY != 0)
+        return;
+    if (use_lock) {
+        int e = pthread_mutex_trylock(&s->lock);
+        if (e == EBUSY)
+            return;
+        if (e != 0)
+            err_exit_en(e, "pthread_mutex_trylock");
+        if ((e = pthread_mutex_unlock(&s->lock)) != 0)
+            err_exit_en(e, "pthread_mutex_unlock");
+    }
+    wait_for_the_other_read();
 }
 
 /* i = d['x']; d['x'] = i + 1 -- as one step when use_lock is set.
@@ -124,7 +134,7 @@ static int add_one(struct state *s)
      * unlocked: it shows what goes wrong. */
     int i = s->x;
     if (counting)
-        worst_moment(); /* "the other thread runs now" - see above */
+        worst_moment(s); /* "the other thread runs now" - see above */
     s->x = i + 1;
     return i + 1;
 }
