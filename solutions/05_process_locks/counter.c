@@ -237,6 +237,18 @@ static void meet(struct counters *c, long processes, int r, bool spin)
     }
 }
 
+/* The barrier's and the handshake's atomics get their first values (C11
+ * 7.17.2.2: an atomic object is initialised before its first use), and
+ * the number of processes that will meet. */
+static void init_meeting(struct counters *c, long processes)
+{
+    atomic_init(&c->arrived, 0);
+    atomic_init(&c->round, 0);
+    atomic_init(&c->loads, 0);
+    atomic_init(&c->nobody_waits, false);
+    c->processes = processes;
+}
+
 /* The increments, in ROUNDS rounds that all processes start together: any
  * process that was held up catches the others at the next round, so they
  * really count at the same time, many times over. */
@@ -271,9 +283,7 @@ int main(int argc, char *argv[])
     atomic_init(&c->atomic, 0);
     if (!atomic_is_lock_free(&c->atomic))
         fatal("atomic_long is not lock-free here, so processes cannot share one");
-    atomic_init(&c->loads, 0);
-    atomic_init(&c->nobody_waits, false);
-    c->processes = processes;
+    init_meeting(c, processes);
     int cpus[2];
     if (processes > 1 && allowed_cpus(cpus, 2) < 2)
         fprintf(stderr, "counter: note: only one CPU to run on, so the processes take turns "
@@ -283,6 +293,7 @@ int main(int argc, char *argv[])
     pid_t children[MAX_PROCESSES];
     for (size_t w = 0; w < sizeof ways / sizeof ways[0]; w++) {
         struct job job = { c, &ways[w], increments, processes, 0 };
+        /* Initialised above; made 0 again for each way. */
         atomic_store(&c->arrived, 0);
         atomic_store(&c->round, 0);
         atomic_store(&c->loads, 0);
