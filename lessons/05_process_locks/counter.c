@@ -141,7 +141,7 @@ static void init_shared_lock(struct counters *c)
 {
     /* TODO 1: initialise c->lock so that all the processes that map *c
      * can lock it: a mutex attribute object that says
-     * PTHREAD_PROCESS_SHARED (pthread_mutexattr_setpshared(3p)), the mutex
+     * PTHREAD_PROCESS_SHARED (pthread_mutexattr_setpshared(3)), the mutex
      * initialised with it, the attribute object destroyed.  Check every
      * result.  (The memory is already shared: shared_map() in main.) */
     (void)c; /* keeps the compiler quiet while c is unused; then remove it */
