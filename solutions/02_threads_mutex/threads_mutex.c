@@ -57,7 +57,7 @@ static pthread_barrier_t start;    /* the count form: both threads go at once */
  * and 2 are a pair, 3 and 4 the next, and so on (both threads do the same
  * number).  The waits are relaxed atomics: they force the order in time
  * and add no happens-before, so the race on x stays a race, for
- * ThreadSanitizer too.  A partner that does not read within a second is
+ * ThreadSanitizer too.  A partner that does not read within half a second is
  * not coming (a lock held across the switch, say): then nobody waits any
  * more. */
 static atomic_long reads;
@@ -86,7 +86,7 @@ static void wait_for_the_other_read(void)
         if (k < 1000)
             continue;
         if (deadline == 0)
-            deadline = seconds() + 1.0;
+            deadline = seconds() + 0.5;
         else if (seconds() > deadline) {
             atomic_store_explicit(&nobody_waits, true, memory_order_relaxed);
             return;
