@@ -369,7 +369,7 @@ static void accept_client(struct server *s)
             c = &s->clients[k];
     struct client refused = { .fd = fd };
     if (!peer_allowed(fd))
-        reply_error(&refused, MGR_E_BAD_REQUEST, "permission denied: not the server's user");
+        reply_error(&refused, MGR_E_PERMISSION, "not the server's user");
     else if (c == NULL)
         reply_error(&refused, MGR_E_FULL, "too many connections");
     else {
@@ -422,13 +422,18 @@ int main(int argc, char *argv[])
         }
         if (fds[0].revents & POLLIN)
             accept_client(&s);
-        /* Hang-ups first: a client that is gone must not be handed an item
-         * by a put read in this same round. */
+        /* Parked clients that hung up first: one that is gone must not be
+         * handed an item by a put read in this same round. */
         for (int k = 0; k < MAX_CLIENTS; k++)
-            if (s.clients[k].fd != -1 && (fds[1 + k].revents & (POLLHUP | POLLERR)))
+            if (s.clients[k].fd != -1 && s.clients[k].parked &&
+                (fds[1 + k].revents & (POLLHUP | POLLERR)))
                 drop_client(&s.clients[k]);
+        /* The others are read, hang-up or not: what a client sent before it
+         * closed can still be read after POLLHUP (poll(2)) - a put followed
+         * at once by a close is a whole put.  At the end recv() returns 0,
+         * and read_requests() drops the client. */
         for (int k = 0; k < MAX_CLIENTS; k++)
-            if (s.clients[k].fd != -1 && (fds[1 + k].revents & POLLIN))
+            if (s.clients[k].fd != -1 && !s.clients[k].parked && fds[1 + k].revents != 0)
                 read_requests(&s, &s.clients[k]);
     }
     for (int k = 0; k < MAX_CLIENTS; k++)
