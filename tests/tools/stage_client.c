@@ -132,7 +132,12 @@ static void start_server(const char *path)
         /* dup2 clears FD_CLOEXEC on the copy; if fd is 3 already, clear it. */
         if ((fd == 3 ? fcntl(fd, F_SETFD, 0) : dup2(fd, 3)) == -1)
             _exit(126);
-        execl(path, path, (char *)NULL);
+        /* As mgr_start_program() runs it: a socket path (not used: the
+         * socket is descriptor 3) and the starter's pid, ours - the one
+         * whose SHUTDOWN the server obeys. */
+        char starter[24];
+        snprintf(starter, sizeof starter, "%ld", (long)getppid());
+        execl(path, path, "@stage-client", starter, (char *)NULL);
         fprintf(stderr, "stage_client: cannot run %s: %s\n", path, strerror(errno));
         _exit(127);
     }
@@ -219,7 +224,8 @@ static long cpu_waits_ms(void)
 /* Wait until the server has read everything sent on fd (1 s at most).  A
  * server that burns 100 ms of CPU meanwhile, without taking the bytes,
  * spins: poll() reports them again and again and they stay where they are. */
-static void wait_consumed_or(int fd, const char *what, const char *mistake)
+static void wait_consumed_spin(int fd, const char *what, const char *mistake,
+                               const char *spinning)
 {
     long long start = now_ms(), until = start + 1000;
     long run0, run, wait;
@@ -232,16 +238,22 @@ static void wait_consumed_or(int fd, const char *what, const char *mistake)
             return;
         schedstat_ms(server, &run, &wait);
         if (run - run0 >= 100)
-            fail("the server did not take %s out of the socket, yet it ran %ld ms on the "
-                 "CPU in %lld ms: it spins - a recv() with MSG_PEEK, or a return before "
-                 "receiving, leaves the bytes unread, and poll() reports them again at "
-                 "once: receive what has arrived into the buffer (c->in) and keep it there",
-                 what, run - run0, now_ms() - start);
+            fail("the server did not take %s (it stayed in the socket), yet it ran %ld ms on the "
+                 "CPU in %lld ms: it spins - %s", what, run - run0, now_ms() - start,
+                 spinning);
         if (now_ms() > until)
             fail("the server did not read %s within 1 s: %s", what, mistake);
         struct timespec pause = { 0, 1000000 };
         nanosleep(&pause, NULL);
     }
+}
+
+static void wait_consumed_or(int fd, const char *what, const char *mistake)
+{
+    wait_consumed_spin(fd, what, mistake,
+                       "a recv() with MSG_PEEK, or a return before receiving, leaves the "
+                       "bytes unread, and poll() reports them again at once: receive what "
+                       "has arrived into the buffer (c->in) and keep it there");
 }
 
 static void wait_consumed(int fd, const char *what)
@@ -567,6 +579,40 @@ static void stage_bad_lengths(void)
                 "was fine, so the connection stays open");
     close(fd);
     ok("a frame of exactly 65536 bytes: answered (%s), connection kept", "BadRequest");
+
+    /* The same frame, its first 10 bytes first; then, while the server is
+     * stopped, the rest and 8 PINGs behind it, so that one recv() could
+     * take them all: it must take no more than the buffer has room for. */
+    enum { PINGS = 8 };
+    static uint8_t rest[sizeof frame + PINGS * 64];
+    size_t n = sizeof frame - 10, one = ping_frame(ping);
+    memcpy(rest, frame + 10, n);
+    for (int k = 0; k < PINGS; k++, n += one)
+        memcpy(rest + n, ping, one);
+    const char *room = "the buffer overflowed? recv() may take at most the room left in the "
+                       "buffer (sizeof c->in - c->in_len), not sizeof c->in";
+    fd = connect_server();
+    int other = connect_server();
+    send_bytes(fd, frame, 10);
+    wait_consumed(fd, "the first 10 bytes of a 65536-byte frame");
+    hold_server();
+    send_bytes(fd, rest, n);
+    release_server();
+    r = reply_within(fd, 1000, &reply);
+    if (r != GOT_REPLY || reply.ok)
+        fail("a 65536-byte frame sent as 10 bytes, then the rest with %d PINGs behind it: "
+             "%s, not an error for the frame: %s", PINGS,
+             r == CLOSED ? "the connection was closed" :
+             r == NO_REPLY ? "no reply within 1 s" : describe(&reply), room);
+    for (int k = 0; k < PINGS; k++)
+        expect_pong(fd, "a PING sent right behind a 65536-byte frame", room);
+    send_bytes(other, ping, one);
+    expect_pong(other, "another client, after a 65536-byte frame and PINGs came in one go",
+                room);
+    close(fd);
+    close(other);
+    ok("a 65536-byte frame in two pieces, the second with %d PINGs behind it: all answered, "
+       "others still served", PINGS);
 }
 
 static void stage_many_clients(void)
@@ -578,10 +624,11 @@ static void stage_many_clients(void)
     for (int k = 0; k < N; k++) {
         fds[k] = connect_server();
         send_bytes(fds[k], frame, 7); /* every client mid-frame at once */
-        wait_consumed_or(fds[k], "the start of a client's frame, while others are mid-frame",
-                         "is the server stuck reading another client (a loop of recv() "
-                         "until that client's frame is whole)? Return, and let poll() say "
-                         "when more has come");
+        const char *stuck = "is the server stuck reading another client (a loop of recv() "
+                            "until that client's frame is whole)? Return, and let poll() say "
+                            "when more has come";
+        wait_consumed_spin(fds[k], "the start of a client's frame, while others are mid-frame",
+                           stuck, stuck);
     }
     /* A client that has sent half a frame must not hold up the others:
      * the newest one finishes first. */
@@ -684,19 +731,83 @@ static void stage_dict_ops(void)
     close(fd);
 }
 
-/* A process of user nobody connects (the abstract address has no
- * permissions: only SO_PEERCRED can keep it out). */
+/* A process of user nobody, still in the server's group, connects (the
+ * abstract address has no permissions: only SO_PEERCRED can keep it out). */
+static void other_user_refused(void);
+
+/* SHUTDOWN: refused from another process of our user (a child), obeyed from
+ * the one that started the server (us: its argv[2]), which then ends. */
+static void shutdown_only_from_starter(void)
+{
+    const char *peer_of = "from_starter() compares the pid that peer_of() gives with the "
+                          "starter's: does peer_of() fill in *cred with getsockopt(fd, "
+                          "SOL_SOCKET, SO_PEERCRED, ...) and return true when that worked?";
+    uint8_t frame[64];
+    struct mgr_request shutdown = { .op = MGR_OP_SHUTDOWN };
+    size_t n = encode(&shutdown, frame, sizeof frame);
+    pid_t pid = fork();
+    if (pid == -1)
+        err_exit("fork");
+    if (pid == 0) {
+        server = -1; /* not this process's to stop, whatever happens */
+        int fd = try_connect();
+        char verdict = 'c';
+        if (fd != -1 && send(fd, frame, n, MSG_NOSIGNAL) == (ssize_t)n) {
+            int r = reply_within(fd, 1000, &reply);
+            verdict = r == NO_REPLY ? 'n' : r == CLOSED ? 'x' : reply.ok ? 'o' :
+                      reply.errcode == MGR_E_PERMISSION ? 'p' : 'e';
+        }
+        _exit(verdict);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        fatal("the process that sent a SHUTDOWN of its own did not end normally");
+    switch (WEXITSTATUS(status)) {
+    case 'o':
+        fail("a SHUTDOWN from a process that did not start the server was obeyed: only the "
+             "starter's is (from_starter())");
+    case 'p':
+        break;
+    default:
+        fail("a SHUTDOWN from a process that did not start the server: no PermissionError "
+             "(%c): the given dispatch() refuses it when from_starter() says no",
+             WEXITSTATUS(status));
+    }
+    int fd = connect_server();
+    send_bytes(fd, frame, n);
+    int r = reply_within(fd, 1000, &reply);
+    if (r == NO_REPLY || r == CLOSED)
+        fail("a SHUTDOWN from the process that started the server: %s: %s",
+             r == CLOSED ? "the connection was closed" : "no reply within 1 s", peer_of);
+    if (!reply.ok)
+        fail("a SHUTDOWN from the process that started the server was refused (\"%s\"): %s",
+             describe(&reply), peer_of);
+    long long until = now_ms() + 1000;
+    while (waitpid(server, &status, WNOHANG) != server) {
+        if (now_ms() > until)
+            fail("a SHUTDOWN was answered ok, but the server still ran 1 s later");
+        struct timespec pause = { 0, 1000000 };
+        nanosleep(&pause, NULL);
+    }
+    server = -1;
+    close(fd);
+    ok("SHUTDOWN: refused from another process (PermissionError), obeyed from the starter");
+}
+
 static void stage_other_user(void)
 {
-    if (geteuid() != 0) {
+    if (geteuid() == 0 && getpwnam("nobody") != NULL)
+        other_user_refused();
+    shutdown_only_from_starter();
+    if (geteuid() != 0)
         ok("SKIP: not root, cannot become another user to connect");
-        return;
-    }
-    struct passwd *nobody = getpwnam("nobody");
-    if (nobody == NULL) {
+    else if (getpwnam("nobody") == NULL)
         ok("SKIP: no user 'nobody'");
-        return;
-    }
+}
+
+static void other_user_refused(void)
+{
+    struct passwd *nobody = getpwnam("nobody");
     int result[2];
     if (pipe(result) == -1)
         err_exit("pipe");
@@ -705,7 +816,9 @@ static void stage_other_user(void)
         err_exit("fork");
     if (pid == 0) {
         char verdict = '?';
-        if (setgid(nobody->pw_gid) == 0 && setuid(nobody->pw_uid) == 0) {
+        /* Only the user changes; the group stays the server's, so that a
+         * check of the group (gid) instead of the user lets it in. */
+        if (setuid(nobody->pw_uid) == 0) {
             int fd = try_connect();
             uint8_t frame[64];
             size_t n = ping_frame(frame);
@@ -731,9 +844,10 @@ static void stage_other_user(void)
     if (verdict == '?')
         fail("could not become user nobody to test");
     if (verdict == 'a')
-        fail("a process of user nobody was served (its PING answered ok): peer_allowed() "
-             "must ask the kernel who is on the other end (getsockopt SO_PEERCRED) and "
-             "refuse a uid other than the server's own (geteuid())");
+        fail("a process of user nobody (in the server's own group) was served (its PING "
+             "answered ok): peer_allowed() must ask the kernel who is on the other end "
+             "(getsockopt SO_PEERCRED) and refuse a uid other than the server's own "
+             "(geteuid()) - the user, not the group");
     if (verdict == 'n')
         fail("a process of user nobody got no answer and no close within 1 s: refuse it "
              "at once (peer_allowed() false: the server closes the connection)");
