@@ -25,7 +25,7 @@ test_manager_queue__four_rounds_like_the_seed() {
 # after its patience (PATIENCE_MS) with Empty, and the round not be printed.
 test_manager_queue__a_get_that_gets_nothing_gives_up() {
     TIMEOUT_CAUSE="the reader waited for ever on a queue that stays empty: give its get a timeout (s->patience_ms), never -1"
-    MGR_SERVER=${RELAY} RELAY_SWALLOW_PUTS=1 PATIENCE_MS=150 PROGRAM_TIMEOUT=1.5 \
+    MGR_SERVER=${RELAY} RELAY_SWALLOW_PUTS=1 PATIENCE_MS=80 PROGRAM_TIMEOUT=1.5 \
         run_prog manager_queue 2 || return
     if grep -q '^\[.*\] : Queue ' "${OUT}"; then
         show_stderr
@@ -108,13 +108,13 @@ test_manager_queue__every_round_is_consistent() {
 # (PR_SET_PDEATHSIG), removes its socket and directory, and exits; the
 # writer and reader go with their parent.  Nothing is left running or on disk.
 test_manager_queue__killed_part_way_leaves_nothing() {
-    TICK_MS=100 run_killed KILL '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
+    TICK_MS=50 run_killed KILL '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
     assertEquals "killed by SIGKILL" 137 "${STATUS}"
 }
 
 # The same with SIGTERM, the signal a shell's kill sends.
 test_manager_queue__terminated_part_way_leaves_nothing() {
-    TICK_MS=100 run_killed TERM '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
+    TICK_MS=50 run_killed TERM '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
     assertEquals "ended by SIGTERM" 143 "${STATUS}"
 }
 

@@ -72,6 +72,7 @@ static int refuse_op;
 static bool swallow;
 static uint32_t swallowed_queue; /* 0 until the first queue is created */
 static FILE *log_file;
+static bool shutdown_sent;       /* a SHUTDOWN went through to the real server */
 
 static void close_pair(struct pair *p)
 {
@@ -140,6 +141,8 @@ static int from_client(struct pair *p, const uint8_t *frame, size_t n)
             return mgr_write_all(p->client.fd, out, len);
         }
         p->pending_kind = r.op == MGR_OP_CREATE ? r.kind : 0;
+        if (r.op == MGR_OP_SHUTDOWN)
+            shutdown_sent = true;
         p->pending_get = r.op == MGR_OP_QUEUE_GET;
         p->get_id = r.id;
         p->get_timeout = r.timeout_ms;
@@ -246,8 +249,9 @@ int main(int argc, char *argv[])
             fds[2 + 2 * k] = (struct pollfd){ .fd = pairs[k].used ? pairs[k].server.fd : -1,
                                               .events = POLLIN };
         }
-        /* A short timeout only to notice the real server's exit. */
-        if (poll(fds, 1 + 2 * MAX_PAIRS, 50) == -1) {
+        /* A timeout only to notice the real server's exit: short once a
+         * SHUTDOWN has gone through, so that the relay ends soon after it. */
+        if (poll(fds, 1 + 2 * MAX_PAIRS, shutdown_sent ? 2 : 50) == -1) {
             if (errno == EINTR)
                 continue;
             err_exit("poll");

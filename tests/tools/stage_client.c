@@ -20,7 +20,10 @@
  *
  * "The server has read what we sent" is seen with ioctl(SIOCOUTQ), which
  * on a Unix socket counts the bytes the peer has not read yet: a piece of
- * a frame is sent, and the next only once the server has taken it.  No
+ * a frame is sent, and the next only once the server has taken it.  Where
+ * the server must find several things at once - more bytes than its
+ * buffer has room for, or a put and a hang-up in one poll() - it is
+ * stopped (SIGSTOP) while they are sent, and let go (SIGCONT) after.  No
  * sleep orders anything here.
  */
 #include <errno.h>
