@@ -1020,6 +1020,26 @@ static void stage_queue_now(void)
                 "round) must still be read and done; only a parked client that hung up "
                 "is dropped unread");
     ok("a put whose client hung up at once: its item was kept, and the next get got it");
+
+    /* The other way round: an item there, and a get that comes with its
+     * client's hang-up - nobody will read the reply, so it takes nothing. */
+    queue_put(fd, q, 9, "a put on an empty queue");
+    quick = connect_server();
+    send_bytes(quick, frame + 32, ping_frame(frame + 32));
+    expect_pong(quick, "a PING from a new client", "");
+    struct mgr_request get = { .op = MGR_OP_QUEUE_GET, .id = q, .timeout_ms = -1 };
+    n = encode(&get, frame, sizeof frame);
+    hold_server();
+    send_bytes(quick, frame, n);
+    close(quick);
+    release_server();
+    send_bytes(fd, frame + 32, ping_frame(frame + 32));
+    expect_pong(fd, "a PING, after another client sent a get and hung up", "");
+    send_get(fd, q, 0);
+    expect_item(fd, 9, ANSWER_MS, "a get with timeout 0, after a client sent a get and hung up "
+                "at once", "a get whose client has hung up must take no item (the given "
+                "loop does not serve it: is c->hung_up still false?)");
+    ok("a get whose client hung up at once took nothing: the item stayed for the next get");
     close(fd);
 }
 
