@@ -25,7 +25,7 @@ test_manager_queue__four_rounds_like_the_seed() {
 # after its patience (PATIENCE_MS) with Empty, and the round not be printed.
 test_manager_queue__a_get_that_gets_nothing_gives_up() {
     TIMEOUT_CAUSE="the reader waited for ever on a queue that stays empty: give its get a timeout (s->patience_ms), never -1"
-    MGR_SERVER=${RELAY} RELAY_SWALLOW_PUTS=1 PATIENCE_MS=150 PROGRAM_TIMEOUT=2 \
+    MGR_SERVER=${RELAY} RELAY_SWALLOW_PUTS=1 PATIENCE_MS=80 PROGRAM_TIMEOUT=1.5 \
         run_prog manager_queue 2 || return
     if grep -q '^\[.*\] : Queue ' "${OUT}"; then
         show_stderr
@@ -40,24 +40,49 @@ test_manager_queue__a_get_that_gets_nothing_gives_up() {
         "the reader failed without saying why: print mgr_error() (it says Empty)"
 }
 
-# A get waits on the server: one request per item.  The relay counts the
-# gets each process sends; with a 50 ms tick the queue is empty for 50 ms
-# each round, so a reader that polls (a get with timeout 0, a sleep, again)
-# sends dozens.
+# A get waits on the server: one request per item.  The relay logs the
+# gets each process sends, with their timeouts, and the gets it answered
+# Empty; with a 30 ms tick the queue is empty for 30 ms each round, so a
+# reader that polls (a get with timeout 0, a sleep, again) asks again after
+# an Empty.  Allowed: one get that waits, per item - or a try first
+# (timeout 0) and, if it is Empty, one get that waits.
 test_manager_queue__waits_without_polling() {
-    local log=${SHUNIT_TMPDIR}/requests
+    local log=${SHUNIT_TMPDIR}/requests rounds=3
     : >"${log}"
     TIMEOUT_CAUSE="the reader or the writer waits for ever: does the reader's get have a timeout?"
-    MGR_SERVER=${RELAY} RELAY_LOG=${log} TICK_MS=50 run_prog manager_queue 3 || return
+    MGR_SERVER=${RELAY} RELAY_LOG=${log} TICK_MS=30 run_prog manager_queue "${rounds}" || return
     assert_exit 0 || return
-    local most
-    most=$(awk '/^QUEUE_GET / { n[$NF]++ } END { m = 0; for (p in n) if (n[p] > m) m = n[p]; print m }' "${log}")
-    if [ "${most}" -gt 6 ]; then
-        fail "one process sent ${most} queue gets for 3 rounds (3 items): that is polling - a loop of gets (timeout 0) and sleeps; let one get wait on the server, with a timeout"
-        return 1
-    fi
-    if [ "${most}" -lt 3 ]; then
-        fail "the relay saw only ${most} queue gets from any one process for 3 rounds: is the reader taking its items from the queue?"
+    local verdict
+    verdict=$(awk -v rounds="${rounds}" '
+        function t(s) { sub(/^timeout=/, "", s); return s + 0 }
+        $1 == "QUEUE_GET" {
+            p = $NF; to = t($3)
+            if (to == 0) zero[p]++; else waiting[p]++
+            if (to == 0 && empty0[p] && !bad)
+                bad = "a process asked the queue again with a get of timeout 0 right after one came back Empty: that is polling (a loop of get(timeout 0) and sleeps); let one get wait on the server, with a timeout (s->patience_ms)"
+            empty0[p] = 0
+        }
+        $1 == "QUEUE_EMPTY" {
+            p = $NF; to = t($3)
+            if (to == 0) empty0[p] = 1
+            else if (!bad) bad = "a get that waited only " to " ms came back Empty, and the reader went on asking: that is polling with short timeouts; let one get wait the whole s->patience_ms"
+        }
+        END {
+            if (bad) { print bad; exit }
+            for (p in waiting) if (waiting[p] > rounds + 1) {
+                print "one process sent " waiting[p] " gets that wait for " rounds " rounds (" rounds " items): that is polling with short timeouts; one get per item, waiting s->patience_ms"; exit }
+            for (p in zero) if (zero[p] > rounds + 1) {
+                print "one process sent " zero[p] " gets with timeout 0 for " rounds " rounds (" rounds " items): that is polling; let one get wait on the server, with a timeout"; exit }
+            most = 0
+            for (p in waiting) if (waiting[p] + zero[p] > most) most = waiting[p] + zero[p]
+            for (p in zero) if (waiting[p] + zero[p] > most) most = waiting[p] + zero[p]
+            if (most < rounds)
+                print "the relay saw only " most " queue gets from any one process for " rounds " rounds: is the reader taking its items from the queue?"
+        }' "${log}")
+    if [ -n "${verdict}" ]; then
+        echo "  the requests the relay saw (tests/tools/mgr_relay.c):"
+        grep -E '^QUEUE_(GET|EMPTY) ' "${log}" | head -20 | sed 's/^/  | /'
+        fail "${verdict}"
         return 1
     fi
 }
@@ -83,13 +108,13 @@ test_manager_queue__every_round_is_consistent() {
 # (PR_SET_PDEATHSIG), removes its socket and directory, and exits; the
 # writer and reader go with their parent.  Nothing is left running or on disk.
 test_manager_queue__killed_part_way_leaves_nothing() {
-    TICK_MS=100 run_killed KILL '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
+    TICK_MS=50 run_killed KILL '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
     assertEquals "killed by SIGKILL" 137 "${STATUS}"
 }
 
 # The same with SIGTERM, the signal a shell's kill sends.
 test_manager_queue__terminated_part_way_leaves_nothing() {
-    TICK_MS=100 run_killed TERM '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
+    TICK_MS=50 run_killed TERM '^\[.*\] : Queue 1$' "${BIN_DIR}/manager_queue" 20 || return
     assertEquals "ended by SIGTERM" 143 "${STATUS}"
 }
 

@@ -23,8 +23,8 @@
  * both servers.
  *
  * Your job: the three TODOs - read_requests() (the frame reader), the dict
- * cases of dispatch(), and peer_allowed().  `make check LESSON=06` tests the
- * server stage by stage; the lesson is in README.md.
+ * cases of dispatch(), and peer_of() with peer_allowed().  `make check
+ * LESSON=06` tests the server stage by stage; the lesson is in README.md.
  *
  * Next: lesson 07 gives this server a queue whose get waits on the server.
  */
@@ -162,15 +162,25 @@ static void create(struct server *s, struct client *c, const struct mgr_request 
  * server (0, when run without arguments: anyone's). */
 static pid_t starter;
 
-/* Did the process that started the server make this connection?  (The
- * kernel records the peer's pid at connect(2): SO_PEERCRED.) */
+/* Who is at the other end of fd: its pid, uid and gid, into *cred, as the
+ * kernel recorded them when it connected (or accepted).  false when the
+ * kernel cannot say. */
+static bool peer_of(int fd, struct ucred *cred)
+{
+    /* TODO 3, part 1: ask the kernel (unix(7): SO_PEERCRED; getsockopt(2)).
+     * from_starter() below and peer_allowed() use this. */
+    (void)fd;
+    (void)cred;
+    return false;
+}
+
+/* Did the process that started the server make this connection? */
 static bool from_starter(int fd)
 {
     struct ucred peer;
-    socklen_t len = sizeof peer;
     if (starter == 0)
         return true;
-    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.pid == starter;
+    return peer_of(fd, &peer) && peer.pid == starter;
 }
 
 /* Do one decoded request and answer it. */
@@ -266,10 +276,10 @@ static void read_requests(struct server *s, struct client *c)
 /* Is the process at the other end of fd of our own user? */
 static bool peer_allowed(int fd)
 {
-    /* TODO 3: only the server's own user may use it.  The socket's
-     * directory is 0700, but a server should not rely on the path alone:
-     * ask the kernel who is at the other end of fd (unix(7): SO_PEERCRED)
-     * and compare with the user this server runs as.  If the kernel cannot
+    /* TODO 3, part 2: only the server's own user may use it.  The
+     * socket's directory is 0700, but a server should not rely on the path
+     * alone: ask who is at the other end of fd (peer_of(), part 1) and
+     * compare with the user this server runs as.  If the kernel cannot
      * say, refuse. */
     (void)fd;
     return true;
@@ -286,7 +296,7 @@ static void accept_client(struct server *s)
             c = &s->clients[k];
     struct client refused = { .fd = fd };
     if (!peer_allowed(fd))
-        reply_error(&refused, MGR_E_BAD_REQUEST, "permission denied: not the server's user");
+        reply_error(&refused, MGR_E_PERMISSION, "not the server's user");
     else if (c == NULL)
         reply_error(&refused, MGR_E_FULL, "too many connections");
     else {

@@ -196,15 +196,22 @@ static void dict_get(struct object *d, struct client *c, const struct mgr_reques
  * server (0, when run without arguments: anyone's). */
 static pid_t starter;
 
-/* Did the process that started the server make this connection?  (The
- * kernel records the peer's pid at connect(2): SO_PEERCRED.) */
+/* Who is at the other end of fd: its pid, uid and gid, into *cred, as the
+ * kernel recorded them when it connected (or accepted).  false when the
+ * kernel cannot say. */
+static bool peer_of(int fd, struct ucred *cred)
+{
+    socklen_t len = sizeof *cred;
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0;
+}
+
+/* Did the process that started the server make this connection? */
 static bool from_starter(int fd)
 {
     struct ucred peer;
-    socklen_t len = sizeof peer;
     if (starter == 0)
         return true;
-    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.pid == starter;
+    return peer_of(fd, &peer) && peer.pid == starter;
 }
 
 /* Do one decoded request and answer it. */
@@ -307,10 +314,7 @@ static void read_requests(struct server *s, struct client *c)
 static bool peer_allowed(int fd)
 {
     struct ucred peer;
-    socklen_t len = sizeof peer;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == -1)
-        return false;
-    return peer.uid == geteuid();
+    return peer_of(fd, &peer) && peer.uid == geteuid();
 }
 
 static void accept_client(struct server *s)
@@ -324,7 +328,7 @@ static void accept_client(struct server *s)
             c = &s->clients[k];
     struct client refused = { .fd = fd };
     if (!peer_allowed(fd))
-        reply_error(&refused, MGR_E_BAD_REQUEST, "permission denied: not the server's user");
+        reply_error(&refused, MGR_E_PERMISSION, "not the server's user");
     else if (c == NULL)
         reply_error(&refused, MGR_E_FULL, "too many connections");
     else {

@@ -17,7 +17,9 @@
  *                     drop its item: a get on it then finds nothing
  *   RELAY_LOG=FILE    append one line per request to FILE:
  *                     "OP id=N timeout=T pid=P" (timeout for gets only;
- *                     P is the client's pid, from SO_PEERCRED)
+ *                     P is the client's pid, from SO_PEERCRED), and one
+ *                     line "QUEUE_EMPTY id=N timeout=T pid=P" for each get
+ *                     the server answered Empty
  *
  * It ends when the real server does (a SHUTDOWN passes through), or on
  * SIGTERM, which it passes on.
@@ -59,6 +61,9 @@ struct pair {
     pid_t pid;                  /* the client's */
     struct side client, server;
     uint8_t pending_kind;       /* a CREATE of this kind awaits its reply */
+    bool pending_get;           /* a QUEUE_GET awaits its reply ... */
+    uint32_t get_id;            /* ... on this queue */
+    int32_t get_timeout;        /* ... with this timeout */
 };
 
 static struct pair pairs[MAX_PAIRS];
@@ -67,6 +72,7 @@ static int refuse_op;
 static bool swallow;
 static uint32_t swallowed_queue; /* 0 until the first queue is created */
 static FILE *log_file;
+static bool shutdown_sent;       /* a SHUTDOWN went through to the real server */
 
 static void close_pair(struct pair *p)
 {
@@ -135,15 +141,29 @@ static int from_client(struct pair *p, const uint8_t *frame, size_t n)
             return mgr_write_all(p->client.fd, out, len);
         }
         p->pending_kind = r.op == MGR_OP_CREATE ? r.kind : 0;
+        if (r.op == MGR_OP_SHUTDOWN)
+            shutdown_sent = true;
+        p->pending_get = r.op == MGR_OP_QUEUE_GET;
+        p->get_id = r.id;
+        p->get_timeout = r.timeout_ms;
     }
     return mgr_write_all(p->server.fd, frame, n);
 }
 
-/* A reply frame from the server: note the first queue's id, pass it on. */
+/* A reply frame from the server: note the first queue's id, log a get
+ * answered Empty, pass it on. */
 static int from_server(struct pair *p, const uint8_t *frame, size_t n)
 {
     static struct mgr_reply reply;
     char why[128];
+    if (p->pending_get && log_file != NULL &&
+        mgr_decode_reply(frame + 4, n - 4, &reply, why, sizeof why) == 0 && !reply.ok &&
+        reply.errcode == MGR_E_EMPTY) {
+        fprintf(log_file, "QUEUE_EMPTY id=%u timeout=%d pid=%ld\n", (unsigned)p->get_id,
+                (int)p->get_timeout, (long)p->pid);
+        fflush(log_file);
+    }
+    p->pending_get = false;
     if (p->pending_kind == MGR_QUEUE && swallowed_queue == 0 &&
         mgr_decode_reply(frame + 4, n - 4, &reply, why, sizeof why) == 0 && reply.ok &&
         reply.count == 1)
@@ -229,8 +249,9 @@ int main(int argc, char *argv[])
             fds[2 + 2 * k] = (struct pollfd){ .fd = pairs[k].used ? pairs[k].server.fd : -1,
                                               .events = POLLIN };
         }
-        /* A short timeout only to notice the real server's exit. */
-        if (poll(fds, 1 + 2 * MAX_PAIRS, 50) == -1) {
+        /* A timeout only to notice the real server's exit: short once a
+         * SHUTDOWN has gone through, so that the relay ends soon after it. */
+        if (poll(fds, 1 + 2 * MAX_PAIRS, shutdown_sent ? 2 : 50) == -1) {
             if (errno == EINTR)
                 continue;
             err_exit("poll");

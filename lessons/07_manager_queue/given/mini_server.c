@@ -48,6 +48,8 @@ static void drop_client(struct client *c)
 
 static void send_frame(struct client *c, const uint8_t *frame, size_t n)
 {
+    if (c->hung_up)
+        return; /* nobody there to read it */
     ssize_t w = send(c->fd, frame, n, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (w != (ssize_t)n)
         drop_client(c); /* gone, or not reading its replies */
@@ -285,6 +287,8 @@ static void dispatch(struct server *s, struct client *c, const struct mgr_reques
             queue_put(s, c, o, v);
         return;
     case MGR_OP_QUEUE_GET:
+        if (c->hung_up)
+            return; /* a get nobody waits for: it must take no item */
         if ((o = object_of(s, c, r->id, MGR_QUEUE)) != NULL)
             queue_get(s, c, o, r->timeout_ms);
         return;
@@ -369,7 +373,7 @@ static void accept_client(struct server *s)
             c = &s->clients[k];
     struct client refused = { .fd = fd };
     if (!peer_allowed(fd))
-        reply_error(&refused, MGR_E_BAD_REQUEST, "permission denied: not the server's user");
+        reply_error(&refused, MGR_E_PERMISSION, "not the server's user");
     else if (c == NULL)
         reply_error(&refused, MGR_E_FULL, "too many connections");
     else {
@@ -422,13 +426,27 @@ int main(int argc, char *argv[])
         }
         if (fds[0].revents & POLLIN)
             accept_client(&s);
-        /* Hang-ups first: a client that is gone must not be handed an item
-         * by a put read in this same round. */
+        /* Clients that hung up first, before anyone else's requests of
+         * this round, so that no item goes to a client that is gone: a
+         * parked one is dropped.  Another is read to the end (round by
+         * round, until recv() returns 0 and read_requests() drops it):
+         * what it sent before it closed can still be read after POLLHUP
+         * (poll(2)), and a put followed at once by a close is a whole put.
+         * Marked hung_up, it gets no replies and its gets take nothing. */
+        for (int k = 0; k < MAX_CLIENTS; k++) {
+            struct client *c = &s.clients[k];
+            if (c->fd == -1 || !(fds[1 + k].revents & (POLLHUP | POLLERR)))
+                continue;
+            if (c->parked) {
+                drop_client(c);
+            } else {
+                c->hung_up = true;
+                read_requests(&s, c);
+            }
+        }
         for (int k = 0; k < MAX_CLIENTS; k++)
-            if (s.clients[k].fd != -1 && (fds[1 + k].revents & (POLLHUP | POLLERR)))
-                drop_client(&s.clients[k]);
-        for (int k = 0; k < MAX_CLIENTS; k++)
-            if (s.clients[k].fd != -1 && (fds[1 + k].revents & POLLIN))
+            if (s.clients[k].fd != -1 && !s.clients[k].parked && (fds[1 + k].revents & POLLIN) &&
+                !(fds[1 + k].revents & (POLLHUP | POLLERR)))
                 read_requests(&s, &s.clients[k]);
     }
     for (int k = 0; k < MAX_CLIENTS; k++)

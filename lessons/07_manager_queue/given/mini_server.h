@@ -29,6 +29,10 @@ struct client {
     int fd;                         /* -1: a free slot */
     uint8_t in[4 + MGR_FRAME_MAX];  /* bytes received, not yet handled */
     size_t in_len;
+    bool hung_up;                   /* the given loop saw it hang up: what it
+                                     * sent is still read and done, but no
+                                     * reply is sent, and a get of its own is
+                                     * not served (nobody to take the item) */
 
     /* For the queue part: a get that waits on the server.  While `parked`
      * is true the given loop neither reads from this client nor handles
