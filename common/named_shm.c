@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,4 +79,26 @@ int nshm_inherited_memfd(char *what, size_t len)
     }
     closedir(dir);
     return found;
+}
+
+void nshm_seal_names(int seals, char *out, size_t len)
+{
+    static const struct { int bit; const char *name; } known[] = {
+        { F_SEAL_SEAL, "F_SEAL_SEAL" },       { F_SEAL_SHRINK, "F_SEAL_SHRINK" },
+        { F_SEAL_GROW, "F_SEAL_GROW" },       { F_SEAL_WRITE, "F_SEAL_WRITE" },
+        { F_SEAL_FUTURE_WRITE, "F_SEAL_FUTURE_WRITE" },
+    };
+    size_t used = 0;
+    if (len == 0)
+        return;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (seals & known[i].bit) {
+            int n = snprintf(out + used, len - used, "%s%s", used ? " " : "",
+                             known[i].name);
+            if (n > 0 && (size_t)n < len - used)
+                used += (size_t)n;
+        }
+    if (used == 0)
+        snprintf(out, len, "none");
 }

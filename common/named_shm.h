@@ -43,6 +43,11 @@ void *nshm_map(int fd, int prot, size_t *size);
 /* Why the last nshm_map() failed, as one line without a newline. */
 const char *nshm_error(void);
 
+/* The seals in `seals` (what fcntl(fd, F_GET_SEALS) returned) as their
+ * names, separated by spaces ("F_SEAL_SHRINK F_SEAL_GROW"), or "none",
+ * into out[len].  Never fails. */
+void nshm_seal_names(int seals, char *out, size_t len);
+
 /* The lowest descriptor of this process that is open on a memfd (its
  * /proc/self/fd link reads "/memfd:..."), or -1 if there is none or
  * /proc cannot be read.  With a memfd found, what it opens is left in

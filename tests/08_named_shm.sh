@@ -311,7 +311,18 @@ test_memfd_recv__takes_the_descriptor_out_of_the_message() {
         fail "memfd_recv, given one descriptor the way memfd_send sends it, ${story:-failed (exit status ${st})}: see its message above (the TODO in receive_fd)"
         return 1
     fi
-    assert_output 08_named_shm_recv.out "${SEALS_MASK}"
+    # (Whether the descriptor is close-on-exec is the next test's.)
+    assert_output 08_named_shm_recv.out "${SEALS_MASK}" \
+        's/^Receiver: it is (not )?close-on-exec .*/Receiver: it is close-on-exec (F_GETFD: FD_CLOEXEC)/'
+}
+
+# The descriptor the kernel installs in the receiver is close-on-exec only
+# if recvmsg was asked for that; memfd_recv prints what F_GETFD says.
+test_memfd_recv__gets_the_descriptor_close_on_exec() {
+    run_receiver one || return
+    assert_exit 0 || return
+    assert_line_matches '^Receiver: it is close-on-exec \(F_GETFD: FD_CLOEXEC\)$' \
+        "the descriptor recvmsg installed is not close-on-exec (the 'it is' line above, from F_GETFD): a program memfd_recv went on to exec would inherit it. recvmsg sets FD_CLOEXEC on it when its flags ask for it (MSG_CMSG_CLOEXEC)"
 }
 
 test_memfd_recv__refuses_a_message_without_a_descriptor() {
@@ -333,6 +344,15 @@ test_memfd_recv__refuses_control_data_cut_short() {
         "the kernel set MSG_CTRUNC in msg.msg_flags (control data cut short) and cmsg_len is not CMSG_LEN(sizeof(int)): check both"
 }
 
+# Two descriptors, to a receiver that may open only one more file (fd_sender
+# starts it with a soft RLIMIT_NOFILE of 5): the kernel installs one, drops
+# the other, and sets MSG_CTRUNC.  cmsg_len then says one descriptor: only
+# msg_flags tells that something is missing.
+test_memfd_recv__refuses_a_message_its_file_limit_cut_short() {
+    assert_refused two-limited "two descriptors while it could open only one more file" \
+        "the kernel installed one of the two descriptors, dropped the other and set MSG_CTRUNC in msg.msg_flags; cmsg_len says one descriptor, so only that flag tells: check msg.msg_flags & MSG_CTRUNC"
+}
+
 test_memfd_recv__notices_a_sender_that_hung_up() {
     assert_refused hangup "a connection closed at once (recvmsg returns 0)" \
         "recvmsg returns 0 at end of file"
@@ -344,8 +364,46 @@ test_memfd_recv__bad_arguments_get_usage() {
 
 # ============================================================ memfd_send
 
-# run_sender [ARG]: memfd_send, and the likely cause of a hang.  The run
-# with no argument is made once, and the next tests look at the same run.
+# Can strace trace here, and stop a process at a system call?  (Quietly:
+# without it the sender runs untraced, and a late seal may go unseen.)
+strace_usable() {
+    command -v strace >/dev/null 2>&1 &&
+        strace -qq -o /dev/null -e inject=getpid:error=EPERM true 2>/dev/null
+}
+
+# run_sender_in_turn [ARG]: memfd_send under strace, which stops it
+# (SIGSTOP) the moment its sendmsg returns; it is let go (SIGCONT) only
+# once its receiver has ended.  So the receiver always has the memfd to
+# itself first - looks at the seals, writes, tries to resize it - and a
+# seal the sender adds only after sending always comes too late, in every
+# run.  The wait below orders nothing by time: it waits for what strace
+# logs (the stop, then the receiver's exit), with the run's own deadline.
+run_sender_in_turn() {
+    local log=${SHUNIT_TMPDIR}/sendmsg.strace sender="" sup
+    rm -f "${log}"
+    run_begin "${BIN_DIR}/memfd_send" "$@"
+    TMPDIR=${RUN_TMP} SUPERVISE_REPORT=${REPORT} "${SUPERVISE}" "${RUN_TIMEOUT}" \
+        strace -f -o "${log}" -e trace=sendmsg -e inject=sendmsg:signal=SIGSTOP \
+        "${BIN_DIR}/memfd_send" "$@" >"${OUT}" 2>"${ERR}" &
+    sup=$!
+    while kill -0 "${sup}" 2>/dev/null; do
+        [ -z "${sender}" ] &&
+            sender=$(sed -n 's/^\([0-9][0-9]*\) *--- stopped by SIGSTOP ---$/\1/p' "${log}" 2>/dev/null | head -n 1)
+        if [ -n "${sender}" ] &&
+            grep -v "^${sender} " "${log}" | grep -Eq '^[0-9]+ +\+\+\+ (exited|killed)'; then
+            kill -s CONT "${sender}" 2>/dev/null
+            break
+        fi
+        sleep 0.01
+    done
+    wait "${sup}"
+    STATUS=$?
+    run_end
+}
+
+# run_sender [ARG]: memfd_send (in turn, as above, where strace can), and
+# the likely cause of a hang.  The run with no argument is made once, and
+# the next tests look at the same run.
 run_sender() {
     TIMEOUT_CAUSE="memfd_send or memfd_recv waited for ever: is the descriptor ever sent (TODO 2), and does the receiver stop on end of file?"
     local saved=${SHUNIT_TMPDIR}/sender-run
@@ -354,7 +412,13 @@ run_sender() {
         STATUS=$(cat "${saved}.status") LAST_CMD=memfd_send
         return 0
     fi
-    run_prog memfd_send "$@" || return
+    # (Not for the asan build: LeakSanitizer does not work under ptrace.
+    # The order matters for the learner's program, in the plain build.)
+    if [ "${VARIANT:-}" != asan ] && strace_usable; then
+        run_sender_in_turn "$@" || return
+    else
+        run_prog memfd_send "$@" || return
+    fi
     if [ $# -eq 0 ]; then
         cp "${OUT}" "${saved}.out" && cp "${ERR}" "${saved}.err"
         echo "${STATUS}" >"${saved}.status"
@@ -400,13 +464,51 @@ test_memfd_send__hands_the_descriptor_over() {
         "the receiver could not write its reply"
 }
 
+# A receiver that hangs up before the descriptor is sent: sendmsg meets a
+# closed connection, which raises SIGPIPE - the sender's death - unless
+# its flags ask for an error instead (MSG_NOSIGNAL).  The receiver here is
+# fd_sender under the name memfd_recv, beside a copy of memfd_send (which
+# starts the memfd_recv beside it): it stops the sender, connects, hangs
+# up, and only then lets it go on, so the order is the same in every run.
+test_memfd_send__a_receiver_that_hung_up_is_an_error_not_sigpipe() {
+    local dir=${SHUNIT_TMPDIR}/hangup
+    rm -rf "${dir}"
+    if ! mkdir "${dir}" || ! cp "${BIN_DIR}/memfd_send" "${dir}/memfd_send" ||
+        ! ln -s "${FD_SENDER}" "${dir}/memfd_recv"; then
+        fail "could not set up ${dir} for this test"
+        return 1
+    fi
+    TIMEOUT_CAUSE="memfd_send waited for ever after its receiver hung up: is sendmsg's failure checked (err_exit)?"
+    run_cmd "${dir}/memfd_send" || return
+    LAST_CMD="memfd_send (its receiver hung up before the descriptor was sent)"
+    if [ "${STATUS}" = 141 ]; then
+        fail "memfd_send died of SIGPIPE: its receiver had hung up, and sendmsg on a closed connection raises SIGPIPE unless its flags ask for an error instead (MSG_NOSIGNAL; TODO 2)"
+        return 1
+    fi
+    if [ "${STATUS}" = 0 ]; then
+        show_stderr
+        fail "memfd_send exited 0 though its receiver had hung up before it sent anything: sendmsg fails there (EPIPE), and a failure is err_exit (TODO 2)"
+        return 1
+    fi
+    assert_stderr_matches "Broken pipe" \
+        "sendmsg fails with EPIPE when the receiver has hung up, and memfd_send did not say 'Broken pipe': check sendmsg, with err_exit (TODO 2)" || return
+    assert_exit 1
+}
+
+# late_seal_story: when the sender's own F_GET_SEALS line (printed before
+# it passes the descriptor) says it had not sealed the size, say so.
+late_seal_story() {
+    grep -q '^Sender: did not seal its size' "${OUT}" &&
+        echo " - just before it handed the memfd over, its F_GET_SEALS said '$(grep -m 1 -o 'F_GET_SEALS: [^)]*' "${OUT}" | sed 's/^F_GET_SEALS: //')': the receiver has it at once, so both size seals must be in place before sendmsg (seal())"
+}
+
 # Sealed: the receiver can neither grow nor shrink the memfd.  Unsealed, it
 # shrinks it to 0 bytes, and the sender's next read of its own mapping dies
 # of SIGBUS.
 test_memfd_send__the_receiver_cannot_resize_it() {
     run_sender || return
     if [ "${STATUS}" = 135 ]; then
-        fail "the receiver shrank the memfd to 0 bytes, and the sender then died of SIGBUS reading its own mapping: seal its size before handing it over (TODO 3)"
+        fail "the receiver shrank the memfd to 0 bytes, and the sender then died of SIGBUS reading its own mapping: seal its size before handing it over (TODO 3)$(late_seal_story)"
         return 1
     fi
     assert_line_matches '^Receiver: seals: .*F_SEAL_SHRINK' \
@@ -425,8 +527,13 @@ test_memfd_send__the_receiver_cannot_resize_it() {
 # the sender still writes through the mapping it made before sealing.
 test_memfd_send__a_read_only_hand_out_cannot_be_written() {
     run_sender readonly || return
+    if grep -q 'Device or resource busy' "${ERR}"; then
+        show_stderr
+        fail "memfd_send readonly failed with EBUSY ('Device or resource busy'): F_SEAL_WRITE is refused while a writable shared mapping of the file exists - the sender's own. A read-only hand-out that leaves the sender's mapping writable is F_SEAL_FUTURE_WRITE (TODO 3)"
+        return 1
+    fi
     if [ "${STATUS}" = 135 ]; then
-        fail "memfd_send readonly died of SIGBUS: the receiver shrank the memfd (TODO 3: the size seals too)"
+        fail "memfd_send readonly died of SIGBUS: the receiver shrank the memfd (TODO 3: the size seals too)$(late_seal_story)"
         return 1
     fi
     assert_line_matches '^Receiver: seals: .*F_SEAL_FUTURE_WRITE' \

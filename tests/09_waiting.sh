@@ -40,6 +40,10 @@ explain_failure() {
     case ${said} in
         *"must be PTHREAD_PROCESS_SHARED"* | *"CLOCK_MONOTONIC"*)
             fail "${said} (TODO 1)" ;;
+        *"the wait ended by itself"*)
+            fail "${said}: is the deadline clock_gettime() plus the patience, not the patience alone (TODO 2)?" ;;
+        *"began its patience again after each wakeup"*)
+            fail "${said}. One deadline for the whole wait: work it out once, before the loop, not on every pass (TODO 3)" ;;
         *"with time left, the count still short"*)
             fail "a wait returned before its count was there and before its deadline: ${said}. Wait in a loop that asks count_reached() again after every wakeup (TODO 3)" ;;
         *"nobody signalled"*)
@@ -138,6 +142,25 @@ test_wait_value__gives_up_at_its_deadline_when_the_writer_is_killed() {
     switches=$(sed -n 's/^MainProcess: the reader gave up the CPU \([0-9]*\) times.*/\1/p' "${OUT}")
     if [ "${switches:-0}" -gt 30 ]; then
         fail "the reader gave up the CPU ${switches} times while it waited ${patience} ms for a value that never came: it polled, waking again and again. One deadline for the whole wait, and sleep until it or a signal (TODO 2 and 3)"
+        return 1
+    fi
+}
+
+# The same, but once the writer is dead the parent wakes the reader with
+# nothing new every quarter of its patience (as broadcasts for another
+# condition would).  One deadline for the whole wait ends it at its patience
+# all the same.  A loop that works out a new deadline on every pass waits a
+# whole patience again after each wakeup and never gives up while they go
+# on: the parent stops it after twice the patience, and says so.
+test_wait_value__one_deadline_however_often_it_is_woken() {
+    local patience=500 limit=${PROGRAM_TIMEOUT}
+    [ -z "${VARIANT:-}" ] && [ "${limit}" -gt 3 ] && limit=3
+    TIMEOUT_CAUSE="the reader, woken with nothing new again and again, never gave up: is there one deadline for the whole wait (TODO 3), and does the loop stop at ETIMEDOUT?"
+    PATIENCE_MS=${patience} PROGRAM_TIMEOUT=${limit} run_prog wait_value lost-writer-nudged || return
+    explain_failure || return
+    assert_output 09_waiting_lost_writer_nudged.out || return
+    if [ "${WALL_MS:-0}" -lt "${patience}" ]; then
+        fail "the run took ${WALL_MS} ms: the reader gave up before its ${patience} ms were over (TODO 2: the deadline is patience_ms from now)"
         return 1
     fi
 }

@@ -2,7 +2,8 @@
  * the writer tells it that a value is there, instead of looking again and
  * again.
  *
- * usage: wait_value [condvar | semaphore | spurious | lost-writer | compare]
+ * usage: wait_value [condvar | semaphore | spurious | lost-writer |
+ *                    lost-writer-nudged | compare]
  *
  *   condvar    (the default) beside the value in the shared mapping: a
  *              process-shared mutex and two process-shared condition
@@ -19,14 +20,21 @@
  *              reader has taken value 1: nobody will ever put value 2, and
  *              the reader must give up by itself at its deadline, asleep
  *              until then.  Says how often the reader was switched out.
+ *   lost-writer-nudged  lost-writer, and after the writer is killed the
+ *              parent wakes the reader with nothing new every quarter of
+ *              its patience: one deadline for the whole wait still ends it
+ *              on time.  (A loop that works out a new deadline after every
+ *              wakeup never would; the parent stops it and says so.)
  *   compare    the same writer twice: first with lesson 03's reader, which
  *              looks every 100 microseconds, then with the sleeping one.
  *              Prints the CPU time each reader used (getrusage(2)).
  *
- * Your job: TODO 1 in make_value(), TODOs 2 and 3 in wait_until(), TODOs
- * 4 and 5 in put() and take() - the condition variable way.  The semaphore
- * way is written out already.  The lesson is in README.md beside this
- * file; `make check` tells you how you are doing, `make hint` helps.
+ * Your job: TODO 1 in make_value(), TODO 2 in deadline_after() (the
+ * semaphore way uses it too), TODO 3 in wait_until(), TODOs 4 and 5 in
+ * put() and take() - the condition variable way.  The rest of the
+ * semaphore way is written out already.  The lesson is in README.md
+ * beside this file; `make check` tells you how you are doing, `make hint`
+ * helps.
  *
  * Seed 002's reader looks at the value, sleeps half a second, and looks
  * again.  Lesson 03 looked every 100 microseconds to be on time; this
@@ -70,7 +78,7 @@
 #include "say.h"
 #include "shared.h"
 
-#define USAGE "wait_value [condvar | semaphore | spurious | lost-writer | compare]"
+#define USAGE "wait_value [condvar | semaphore | spurious | lost-writer | lost-writer-nudged | compare]"
 #define VALUES 5 /* the writer puts 0 .. VALUES - 1, as in seed 002 */
 
 /* Lesson 03's Value - the int, its lock and the two turn-taking counters -
@@ -95,6 +103,11 @@ struct shared_value {
     int reader_naps;        /* how many times it went to sleep on `news` */
     int put_at_nap;         /* `put` when it last went to sleep */
     int woke_for_nothing;   /* how many times it woke with `put` unchanged */
+
+    /* How many times anyone woke a sleeper with nothing new for it (the
+     * spurious run, the nudged lost-writer run): a wait that ends early
+     * with none of these tells that its deadline had passed already. */
+    int nudges;
 
     /* The semaphore way: each post is remembered until a wait takes it. */
     sem_t ready;            /* "a value is ready": posted once per value put */
@@ -197,6 +210,22 @@ static long ms_since(const struct timespec *start)
                   (now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
+/* The time `ms` milliseconds from now on `clock`: the deadline of a wait
+ * that may take up to `ms` (pthread_cond_timedwait() and sem_timedwait()
+ * take a time, not a duration).  Ends the process if the clock cannot be
+ * read. */
+static struct timespec deadline_after(clockid_t clock, long ms)
+{
+    struct timespec deadline = { 0, 0 };
+    /* TODO 2: make `deadline` the time on `clock` (clock_gettime(2)) plus
+     * `ms` milliseconds.  A valid struct timespec keeps tv_nsec from 0 to
+     * 999,999,999: carry whole seconds over into tv_sec.  A failing
+     * clock_gettime is err_exit. */
+    (void)clock;
+    (void)ms;
+    return deadline;
+}
+
 /* Is *counter at least `want`?  The predicate of wait_until()'s loop, read
  * with v->lock held: ask it before every sleep, and again after every
  * wakeup.  In the spurious run it also keeps the count that lets the
@@ -216,6 +245,7 @@ static bool count_reached(struct shared_value *v, pthread_cond_t *cond,
             v->reader_asleep = 1;
             v->put_at_nap = v->put;
             v->reader_naps++;
+            v->nudges++; /* for a writer waiting on `taken`, nothing new */
             Pthread_cond_signal(&v->turn); /* the writer may wait for this */
         }
     }
@@ -230,16 +260,13 @@ static bool count_reached(struct shared_value *v, pthread_cond_t *cond,
 static bool wait_until(struct shared_value *v, pthread_cond_t *cond,
                        const int *counter, int want, long patience_ms)
 {
-    /* TODO 2: work out the deadline: patience_ms milliseconds from now,
-     * as a time on the clock the condition variables read (TODO 1), in a
-     * struct timespec whose tv_nsec stays below one second
-     * (clock_gettime(2)).  One deadline for the whole wait, however many
-     * times it sleeps. */
-
     /* TODO 3: with v->lock held, sleep on `cond` (pthread_cond_timedwait)
      * until count_reached(v, cond, counter, want) says yes - ask it before
      * every sleep and after every wakeup, it is the predicate - or until
-     * the deadline has passed.  Constraints:
+     * the deadline, patience_ms from now, has passed.  Constraints:
+     *   - the deadline comes from deadline_after() (TODO 2), on the clock
+     *     the condition variables read (TODO 1); one deadline for the
+     *     whole wait, however many times it sleeps;
      *   - a wakeup is not news: read README.md, "Why while, not if";
      *   - when the deadline has passed, stop waiting (which return value
      *     says so?); any other error ends the process (err_exit_en);
@@ -259,11 +286,18 @@ static void wait_for(struct shared_value *v, pthread_cond_t *cond,
                      const int *counter, int want, const char *what)
 {
     long patience = patience_ms();
+    Pthread_mutex_lock(&v->lock);
+    int nudges = v->nudges;
+    Pthread_mutex_unlock(&v->lock);
     struct timespec start;
     if (clock_gettime(CLOCK_MONOTONIC, &start) == -1)
         err_exit("clock_gettime");
     bool reached = wait_until(v, cond, counter, want, patience);
-    bool late = ms_since(&start) >= patience;
+    long waited = ms_since(&start);
+    bool late = waited >= patience;
+    Pthread_mutex_lock(&v->lock);
+    bool nudged = v->nudges != nudges;
+    Pthread_mutex_unlock(&v->lock);
     if (reached && !late)
         return;
     if (reached)
@@ -272,6 +306,11 @@ static void wait_for(struct shared_value *v, pthread_cond_t *cond,
     if (late)
         fatal("%s gave up waiting for %s after %ld ms: is the memory shared, "
               "and does anyone signal?", speaker(), what, patience);
+    if (!nudged)
+        fatal("%s stopped waiting for %s after %ld ms of its %ld, the count "
+              "still short, though nobody woke it with nothing new: the wait "
+              "ended by itself, as if its deadline had passed already",
+              speaker(), what, waited, patience);
     fatal("%s stopped waiting for %s with time left, the count still short",
           speaker(), what);
 }
@@ -311,6 +350,7 @@ static void nudge(struct shared_value *v)
              "the reader to fall asleep (it asks count_reached() first)");
     Pthread_mutex_lock(&v->lock);
     int naps = v->reader_naps;
+    v->nudges++;
     Pthread_cond_broadcast(&v->news);
     Pthread_mutex_unlock(&v->lock);
     wait_for(v, &v->turn, &v->reader_naps, naps + 1,
@@ -387,16 +427,7 @@ static void polling_reader(void *arg)
  * CLOCK_REALTIME, so the deadline is on that clock. */
 static void sem_wait_for(sem_t *sem, const char *what)
 {
-    long patience = patience_ms();
-    struct timespec deadline;
-    if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
-        err_exit("clock_gettime");
-    deadline.tv_sec += patience / 1000;
-    deadline.tv_nsec += (patience % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = deadline_after(CLOCK_REALTIME, patience_ms());
     while (sem_timedwait(sem, &deadline) == -1) {
         if (errno == ETIMEDOUT)
             fatal("%s gave up waiting for %s: is the memory shared, and "
@@ -514,17 +545,82 @@ static double story(struct shared_value *v, enum way way)
  * comes: the reader must notice by itself, at its deadline, and sleep
  * until then.  The kernel counts how often it gave up the CPU (a sleep,
  * a wait for the lock, ...): a handful of times, unless it polled. */
-static void lose_writer(struct shared_value *v)
+/* Stop child pid (it may have ended already) and wait for it. */
+static void stop_child(pid_t pid)
+{
+    if (kill(pid, SIGKILL) == -1 && errno != ESRCH)
+        err_exit("kill");
+    process_join(pid);
+}
+
+/* Sleep ms milliseconds (clock_nanosleep(2)). */
+static void sleep_ms(long ms)
+{
+    struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &t, &t) != 0)
+        ; /* EINTR: sleep what is left */
+}
+
+/* The nudged lost-writer run, once the writer is dead: wake the reader
+ * with nothing new (a broadcast on `news`, `put` unchanged) every quarter
+ * of its patience, until it ends.  Its one deadline ends its wait all the
+ * same, at its patience.  A reader that works out a new deadline after
+ * every wakeup waits a whole patience again each time, and would never
+ * give up while this goes on: after twice its patience it is stopped. */
+static void nudge_until_it_gives_up(struct shared_value *v, pid_t r)
+{
+    long patience = patience_ms(), every = patience / 4 > 0 ? patience / 4 : 1;
+    say("until the reader ends, it is woken with nothing new every quarter "
+        "of its patience");
+    struct timespec start;
+    if (clock_gettime(CLOCK_MONOTONIC, &start) == -1)
+        err_exit("clock_gettime");
+    for (;;) {
+        sleep_ms(every);
+        int status;
+        pid_t ended = waitpid(r, &status, WNOHANG);
+        if (ended == -1)
+            err_exit("waitpid");
+        if (ended == r) {
+            int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+            if (code != 1)
+                fatal("the reader should have given up (exit status 1), not "
+                      "ended with status %d", code);
+            say("the reader gave up by itself, on time");
+            return;
+        }
+        long waited = ms_since(&start);
+        if (waited >= 2 * patience) {
+            stop_child(r);
+            fatal("the reader still waited %ld ms after the writer died, with "
+                  "a patience of %ld ms: woken with nothing new every %ld ms, "
+                  "it began its patience again after each wakeup", waited,
+                  patience, every);
+        }
+        Pthread_mutex_lock(&v->lock);
+        v->nudges++;
+        Pthread_cond_broadcast(&v->news);
+        Pthread_mutex_unlock(&v->lock);
+    }
+}
+
+static void lose_writer(struct shared_value *v, bool nudge_reader)
 {
     v->losing_writer = true;
     say("the writer will be killed after value 1: the reader must give up by itself");
     pid_t w = process_start("Writer", writer, v);
     pid_t r = process_start("Reader", reader, v);
     int writer_status = process_join(w);
-    if (writer_status != 128 + SIGKILL)
+    if (writer_status != 128 + SIGKILL) {
+        stop_child(r); /* before saying so: nothing is left behind */
         fatal("the writer should have been killed (exit status %d), not %d",
               128 + SIGKILL, writer_status);
+    }
     say("the writer was killed (SIGKILL): nobody will put value 2, or -1");
+    if (nudge_reader) {
+        nudge_until_it_gives_up(v, r);
+        return;
+    }
 
     struct rusage before, after;
     if (getrusage(RUSAGE_CHILDREN, &before) == -1)
@@ -577,7 +673,9 @@ int main(int argc, char *argv[])
         say("before each value the writer wakes the reader with nothing new");
         story(v, CONDVAR);
     } else if (strcmp(mode, "lost-writer") == 0) {
-        lose_writer(make_value(CONDVAR));
+        lose_writer(make_value(CONDVAR), false);
+    } else if (strcmp(mode, "lost-writer-nudged") == 0) {
+        lose_writer(make_value(CONDVAR), true);
     } else if (strcmp(mode, "compare") == 0) {
         compare(make_value(CONDVAR));
     } else {

@@ -128,8 +128,9 @@ compare() {
                     tr, a[2], nth[i], b[4], en, a[4], where(a[1]), k, show(al[k]), show(bl[k])
             }
             bad++
-            # One structural difference shifts everything after it: stop.
-            break
+            # A block or heading missing or added shifts everything after
+            # it: stop there.  A changed one does not: go on (up to five).
+            if (i > ne || i > nt || a[2] != b[2]) break
         }
         for (k in keys) {
             if (bag[k] == 0) continue

@@ -2,6 +2,7 @@
  * receiver a good message, or one a careful receiver must refuse.
  *
  * usage: fd_sender MODE RECEIVER
+ *        memfd_recv SOCKET   (as a link of that name: a receiver that hangs up)
  *
  * Like memfd_send, it makes a sealed memfd holding 'hello through a
  * memfd', listens on a socket in a fresh directory under $TMPDIR, starts
@@ -15,6 +16,11 @@
  *            that is not CMSG_LEN(sizeof(int))
  *   three    the same with three: a buffer with room for fewer gets what
  *            fits, and MSG_CTRUNC in msg_flags (the kernel closes the rest)
+ *   two-limited  two descriptors, to a receiver started with only 0, 1
+ *            and 2 open and a soft RLIMIT_NOFILE of 5: with its socket open
+ *            it has room for one more.  The kernel installs one, drops the other
+ *            and sets MSG_CTRUNC; cmsg_len then says one descriptor, so
+ *            only the MSG_CTRUNC check tells
  *   hangup   nothing: it closes the connection at once
  *
  * It waits for the receiver and prints, on stdout:
@@ -22,10 +28,20 @@
  * (128 + the signal number if a signal killed it), and in mode `one`
  *     fd_sender: found 'TEXT' in the memfd
  * It exits 0 when all of that happened, 1 when it itself failed.
+ *
+ * Run under the name memfd_recv with one argument, SOCKET (memfd_send starts
+ * it so when a link of that name lies beside a copy of memfd_send), it is
+ * a receiver that hangs up before the sender can send: it stops its parent,
+ * the sender (SIGSTOP, and waits until /proc says it is stopped), connects,
+ * closes the connection, lets the parent go on (SIGCONT) and exits 0.  The
+ * sender's sendmsg then meets a closed socket, for certain: EPIPE, and
+ * SIGPIPE unless it asked for none (MSG_NOSIGNAL).
+ *
  * (A receiver has no control over what it is sent: a wrong cmsg_level or
  * cmsg_type cannot be sent this way, because a Unix socket delivers
  * SCM_CREDENTIALS and the like only to a receiver that asked for them.)
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,14 +50,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
 
-#define USAGE "fd_sender one|none|two|three|hangup RECEIVER"
+#define USAGE "fd_sender one|none|two|three|two-limited|hangup RECEIVER"
 #define SIZE 4096
 
 static int make_memfd(char **shared)
@@ -87,14 +105,79 @@ static void send_byte_and_fds(int conn, const int *fds, int count)
         err_exit("sendmsg");
 }
 
+/* Close every descriptor above 2 (those /proc/self/fd lists). */
+static void close_all_but_stdio(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        err_exit("opendir /proc/self/fd");
+    int fds[256], n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 256) {
+        int fd = atoi(e->d_name);
+        if (fd > 2 && fd != dirfd(d))
+            fds[n++] = fd;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+/* The state letter of process pid (proc(5), /proc/PID/stat), or '?'. */
+static char process_state(pid_t pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return '?';
+    char *got = fgets(line, sizeof line, f);
+    fclose(f);
+    char *paren = got ? strrchr(line, ')') : NULL;
+    return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+/* As memfd_recv: connect to the sender while it is stopped, and hang up. */
+_Noreturn static void hang_up_early(const char *socket_path)
+{
+    pid_t sender = getppid();
+    if (kill(sender, SIGSTOP) == -1)
+        err_exit("kill SIGSTOP %ld", (long)sender);
+    /* Stopped is 'T' ('t' if a tracer holds it); give it up to 2 s. */
+    for (int i = 0; i < 2000; i++) {
+        char st = process_state(sender);
+        if (st == 'T' || st == 't')
+            break;
+        struct timespec ms = { 0, 1000000L };
+        nanosleep(&ms, NULL);
+    }
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path);
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock == -1)
+        err_exit("socket");
+    int connected = connect(sock, (struct sockaddr *)&addr, sizeof addr);
+    int en = errno;
+    close(sock);
+    kill(sender, SIGCONT);
+    if (connected == -1)
+        err_exit_en(en, "connect %s", socket_path);
+    /* At once: the sender, failing now, kills what is left of its receiver
+     * (a sanitizer's exit-time helper task would be orphaned). */
+    _exit(0);
+}
+
 int main(int argc, char *argv[])
 {
+    const char *me = strrchr(argv[0], '/');
+    if (argc == 2 && strcmp(me ? me + 1 : argv[0], "memfd_recv") == 0)
+        hang_up_early(argv[1]);
     if (argc != 3)
         usage_exit(USAGE, "MODE and RECEIVER, please");
     const char *mode = argv[1];
     if (strcmp(mode, "one") != 0 && strcmp(mode, "none") != 0 &&
         strcmp(mode, "two") != 0 && strcmp(mode, "three") != 0 &&
-        strcmp(mode, "hangup") != 0)
+        strcmp(mode, "two-limited") != 0 && strcmp(mode, "hangup") != 0)
         usage_exit(USAGE, "no mode '%s'", mode);
 
     char *shared, *other;
@@ -118,6 +201,17 @@ int main(int argc, char *argv[])
     if (receiver == -1)
         err_exit("fork");
     if (receiver == 0) {
+        if (strcmp(mode, "two-limited") == 0) {
+            /* Only 0, 1 and 2 go with exec (make, for one, passes more),
+             * so that the limit leaves exactly one slot after the socket. */
+            close_all_but_stdio();
+            struct rlimit lim;
+            if (getrlimit(RLIMIT_NOFILE, &lim) == -1)
+                err_exit("getrlimit");
+            lim.rlim_cur = 5;
+            if (setrlimit(RLIMIT_NOFILE, &lim) == -1)
+                err_exit("setrlimit");
+        }
         execl(argv[2], "memfd_recv", path, (char *)NULL);
         fprintf(stderr, "fd_sender: exec %s: %s\n", argv[2], strerror(errno));
         _exit(127);
@@ -147,7 +241,7 @@ int main(int argc, char *argv[])
             send_byte_and_fds(conn, fds, 1);
         else if (strcmp(mode, "none") == 0)
             send_byte_and_fds(conn, fds, 0);
-        else if (strcmp(mode, "two") == 0)
+        else if (strcmp(mode, "two") == 0 || strcmp(mode, "two-limited") == 0)
             send_byte_and_fds(conn, fds, 2);
         else if (strcmp(mode, "three") == 0)
             send_byte_and_fds(conn, fds, 3);
