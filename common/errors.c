@@ -28,9 +28,10 @@ _Noreturn void leave(int status)
     /* A child made by fork() holds a copy of whatever its parent had not
      * yet written from stdout's buffer at the fork.  Flushing it here (or
      * calling exit(), which flushes) would print the parent's lines a
-     * second time.  So a child leaves with _exit() and flushes nothing;
-     * what the child prints itself goes out through say(), one write(2)
-     * per line, and never waits in the buffer. */
+     * second time.  So a child leaves with _exit() and flushes nothing.
+     * (say() flushes stdout before its own write(2), so in a child it
+     * would write that copy out too: the real rule is the parent's, to
+     * flush before every fork - process_start() does.) */
     if (in_child())
         _exit(status);
     exit(status);

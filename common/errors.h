@@ -11,8 +11,11 @@
  * Both print "program: what: reason" on stderr and end the process.  In the
  * process that started the program they call exit(); in a child made by
  * fork() they call _exit() and flush nothing, so the child never runs the
- * parent's atexit handlers or prints a copy of the parent's unwritten
- * stdout buffer (lesson 01 shows that copy).
+ * parent's atexit handlers, and its exit does not write out a copy of the
+ * parent's unwritten stdout buffer (lesson 01 shows that copy).  That is
+ * only the second half of the rule: anything that flushes stdout in the
+ * child - say() does, before each line - writes the copy out.  The first
+ * half is the parent's: flush stdout before every fork().
  *
  * Library code in common/ (the manager server above all) never calls these:
  * it returns an error to its caller.  Ending the process is for main().
@@ -39,9 +42,11 @@ _Noreturn void usage_exit(const char *usage, const char *fmt, ...)
 /* Leave the process with status: exit() in the original process (which
  * flushes stdio); _exit() in a child made by fork(), with no flush, since
  * the child's stdio buffer may hold a copy of its parent's unwritten
- * output.  A child prints through say.h, which writes each line at once.
- * The other half of the rule: the parent flushes stdout before every
- * fork() (process_start() does). */
+ * output.  That does not make a child safe by itself: say() flushes stdout
+ * before it writes, and in a child that flush writes the copy.  What keeps
+ * the copy empty is the parent flushing stdout before every fork()
+ * (process_start() does).  A child that prints with printf flushes before
+ * it leaves: _exit() drops what is left. */
 _Noreturn void leave(int status);
 
 #endif

@@ -27,7 +27,10 @@ const char *speaker(void)
 }
 
 /* Format prefix + message + newline into one buffer and write it at once.
- * stdout's stdio buffer is flushed first, in case a lesson used printf. */
+ * stdout's stdio buffer is flushed first, in case a lesson used printf, so
+ * that the lines come out in order.  In a child made by fork() this flush
+ * writes whatever the child's copy of the buffer holds: the parent's
+ * unwritten output, unless the parent flushed before the fork (lesson 01). */
 static void emit(const char *prefix, const char *fmt, va_list ap)
 {
     char line[4096];

@@ -10,6 +10,9 @@
  * Every line leaves the process in a single write(2).  When several
  * processes or threads share one stdout (a pipe, a file), their lines may
  * come in any order, but a line is never cut in half by another one.
+ * Before that write, stdout's stdio buffer is flushed (for lines printed
+ * with printf): in a child made by fork(), that writes out the copy of the
+ * parent's unwritten output, so a parent flushes stdout before it forks.
  */
 #ifndef SAY_H
 #define SAY_H

@@ -58,8 +58,9 @@ test_threads_mutex__reports_a_failed_pthread_create() {
         "pthread_create failed with EAGAIN, and the message should say so (Resource temporarily unavailable): pthread calls return the error number and do not set errno - report it with err_exit_en(result, ...), not err_exit"
 }
 
-# With the lock every update counts, even though each thread yields the
-# CPU between its read and its write; on one CPU as well.
+# With the lock every update counts; on one CPU as well.  A lock that does
+# not cover both the read and the write is found free between them, and
+# the program then forces a collision there, as in the unlocked mode.
 test_threads_mutex__the_lock_keeps_every_update() {
     local pin
     for pin in "" 0; do
@@ -81,7 +82,9 @@ test_threads_mutex__the_lock_keeps_every_update() {
     done
 }
 
-# Without the lock the forced switch loses updates on every run.
+# Without the lock the forced interleaving (every 10th update of each thread
+# waits between its read and its write until the other has read) loses
+# updates on every run.
 test_threads_mutex__without_the_lock_updates_are_lost() {
     local want=0
     # Under `make tsan` this run is itself the race report, and TSan exits 66.

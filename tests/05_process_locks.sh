@@ -54,8 +54,8 @@ counted_cleanly() {
     assert_exit 0
 }
 
-# The given way: without a lock, updates are lost on every run (the unlocked
-# way yields the CPU between its load and its store).
+# The given way: without a lock, updates are lost on every run (each process
+# waits between its load and its store until the others have loaded too).
 test_counter__without_a_lock_updates_are_lost() {
     TIMEOUT_CAUSE=${COUNTER_HANG}
     run_counter 2 2000 || return

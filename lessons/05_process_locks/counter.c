@@ -11,14 +11,18 @@
  * update.  The lesson is in README.md beside this file; `make check` tells
  * you how you are doing, `make hint` helps.
  *
- * To make a race show on every run, the counting processes count in rounds
- * that they start together (a barrier in the shared memory), each on its
- * own CPU when there are several.  With a single CPU, the unlocked way
- * yields it between its load and its store, as lesson 02 did, and a wrong
- * atomic increment may lose nothing: the program says so on stderr.
+ * The counting processes count in rounds that they start together (a
+ * barrier in the shared memory), each on its own CPU when there are
+ * several, so that a wrong answer gets every chance to lose updates.  The
+ * unlocked way loses some on every run because it is made to: in the first
+ * increment of each round, each process waits between its load and its
+ * store until all the others have loaded too (a handshake in the shared
+ * memory, as in lesson 02), so they all store the same value.  With a
+ * single CPU a wrong atomic increment may lose nothing: the program says
+ * so on stderr.
  *
  * Expected output (the first count differs from run to run):
- *     MainProcess: 2 processes x 100000 increments without a lock: counter 100213, expected 200000 (lost 99787)
+ *     MainProcess: 2 processes x 100000 increments without a lock: counter 115184, expected 200000 (lost 84816)
  *     MainProcess: 2 processes x 100000 increments with a process-shared mutex: counter 200000, expected 200000
  *     MainProcess: 2 processes x 100000 increments with C11 atomics: counter 200000, expected 200000
  */
@@ -42,7 +46,9 @@
 struct counters {
     atomic_int arrived;     /* the barrier: processes there in this round */
     atomic_int round;       /* the barrier: rounds completed */
-    bool one_cpu;           /* the processes have a single CPU to share */
+    long processes;         /* how many count at once */
+    atomic_long loads;      /* the unlocked way's handshake: loads so far */
+    atomic_bool nobody_waits; /* the handshake gave up: a process is missing */
     /* volatile only makes the compiler load and store the counter on every
      * increment, as a real program's scattered updates would; it makes
      * nothing atomic and orders nothing. */
@@ -56,16 +62,58 @@ struct counters {
     atomic_long atomic;
 };
 
-/* Add one with nothing to stop the others: load, add, store.  With one
- * CPU the processes take turns, and a turn rarely ends between the load
- * and the store; so there the process yields the CPU at exactly that
- * moment, to make the race certain.  With several CPUs they collide by
- * themselves. */
+static double seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+        err_exit("clock_gettime");
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The unlocked way's worst moment, made to happen in the first increment
+ * of every round: a process that has loaded the counter waits until all
+ * the others have loaded it too.  c->loads counts these loads of all the
+ * processes; loads 1 to K are the first group, K + 1 to 2K the next, and
+ * so on (one per process and round).  Relaxed atomics: they force the
+ * order in time and order nothing in the memory model.  The wait spins a
+ * little (the others may be running on other CPUs), then naps, which frees
+ * this CPU for them.  If a second passes with the group incomplete, a
+ * process is missing, and nobody waits any more. */
+static void wait_for_the_others_load(struct counters *c)
+{
+    if (c->processes < 2 || atomic_load_explicit(&c->nobody_waits, memory_order_relaxed))
+        return;
+    long mine = atomic_fetch_add_explicit(&c->loads, 1, memory_order_relaxed) + 1;
+    long group_done = (mine + c->processes - 1) / c->processes * c->processes;
+    double deadline = 0;
+    for (long k = 0; atomic_load_explicit(&c->loads, memory_order_relaxed) < group_done; k++) {
+        if (k < 1000)
+            continue;
+        if (deadline == 0)
+            deadline = seconds() + 1.0;
+        else if (seconds() > deadline) {
+            atomic_store_explicit(&c->nobody_waits, true, memory_order_relaxed);
+            return;
+        }
+        struct timespec nap = { 0, 20 * 1000 };
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Set by worker() at the start of each round, in each process's own copy:
+ * the next unlocked increment is the round's sure collision. */
+static bool collide_next;
+
+/* Add one with nothing to stop the others: load, add, store - in the first
+ * increment of a round with the others' loads forced in between, so that
+ * all of them store the same value. */
 static void add_unlocked(struct counters *c)
 {
     long v = c->unlocked;
-    if (c->one_cpu)
-        sched_yield();
+    if (collide_next) {
+        collide_next = false;
+        wait_for_the_others_load(c);
+    }
     c->unlocked = v + 1;
 }
 
@@ -93,7 +141,7 @@ static void init_shared_lock(struct counters *c)
 {
     /* TODO 1: initialise c->lock so that all the processes that map *c
      * can lock it: a mutex attribute object that says
-     * PTHREAD_PROCESS_SHARED (pthread_mutexattr_setpshared(3p)), the mutex
+     * PTHREAD_PROCESS_SHARED (pthread_mutexattr_setpshared(3)), the mutex
      * initialised with it, the attribute object destroyed.  Check every
      * result.  (The memory is already shared: shared_map() in main.) */
     (void)c; /* keeps the compiler quiet while c is unused; then remove it */
@@ -185,6 +233,18 @@ static void meet(struct counters *c, long processes, int r, bool spin)
     }
 }
 
+/* The barrier's and the handshake's atomics get their first values (C11
+ * 7.17.2.2: an atomic object is initialised before its first use), and
+ * the number of processes that will meet. */
+static void init_meeting(struct counters *c, long processes)
+{
+    atomic_init(&c->arrived, 0);
+    atomic_init(&c->round, 0);
+    atomic_init(&c->loads, 0);
+    atomic_init(&c->nobody_waits, false);
+    c->processes = processes;
+}
+
 /* The increments, in ROUNDS rounds that all processes start together: any
  * process that was held up catches the others at the next round, so they
  * really count at the same time, many times over. */
@@ -200,6 +260,7 @@ static void worker(void *arg)
     for (int r = 0; r < ROUNDS; r++) {
         long upto = job->increments * (r + 1) / ROUNDS;
         meet(job->c, job->processes, r, spin);
+        collide_next = done < upto; /* (a round may have no increment) */
         for (; done < upto; done++)
             job->way->add_one(job->c);
     }
@@ -219,9 +280,9 @@ int main(int argc, char *argv[])
      * use (C11 7.17.2.2): give c->atomic its first value, 0, here. */
     if (!atomic_is_lock_free(&c->atomic))
         fatal("atomic_long is not lock-free here, so processes cannot share one");
+    init_meeting(c, processes);
     int cpus[2];
-    c->one_cpu = allowed_cpus(cpus, 2) < 2;
-    if (processes > 1 && c->one_cpu)
+    if (processes > 1 && allowed_cpus(cpus, 2) < 2)
         fprintf(stderr, "counter: note: only one CPU to run on, so the processes take turns "
                         "and a wrong atomic increment may lose nothing; to see it, give "
                         "them two CPUs (taskset -c 0,1 ...)\n");
@@ -229,8 +290,11 @@ int main(int argc, char *argv[])
     pid_t children[MAX_PROCESSES];
     for (size_t w = 0; w < sizeof ways / sizeof ways[0]; w++) {
         struct job job = { c, &ways[w], increments, processes, 0 };
+        /* Initialised above; made 0 again for each way. */
         atomic_store(&c->arrived, 0);
         atomic_store(&c->round, 0);
+        atomic_store(&c->loads, 0);
+        atomic_store(&c->nobody_waits, false);
         for (long p = 0; p < processes; p++) {
             job.number = p; /* each child gets its own copy of job at fork */
             children[p] = process_start(NULL, worker, &job);

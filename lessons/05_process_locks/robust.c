@@ -77,7 +77,7 @@ static struct pair *make_pair(bool robust)
 static int lock_pair(struct pair *p)
 {
     /* TODO 5: lock p->lock, and handle what a robust mutex can answer
-     * (pthread_mutex_lock(3p), pthread_mutex_consistent(3)):
+     * (pthread_mutexattr_setrobust(3), pthread_mutex_consistent(3)):
      *   - EOWNERDEAD: we hold the lock, but its holder died part-way, so
      *     the counts may not add up to TOTAL.  Say so with the counts
      *     (say()), make them whole again - finish the child's move, or undo

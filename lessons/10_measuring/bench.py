@@ -4,7 +4,8 @@ usage: python3 bench.py          prints "name<TAB>operations per second" lines
 
 Measured the way bench.c measures: the number of operations per run is found
 by doubling until a run takes BENCH_MS (200 ms by default), then BENCH_RUNS
-runs (5) are timed and the median is printed.  Only the loop is timed.
+runs (5) are timed and the median is printed.  Only the loop is timed: the
+clock starts once every child has said it is ready (connected, waiting).
 The names match bench.c's, so `make bench` can print the two side by side.
 """
 import multiprocessing as mp
@@ -14,7 +15,7 @@ import time
 
 
 def echo(conn, ops):
-    for _ in range(ops):
+    for _ in range(ops + 1):  # + 1: the untimed first round trip
         conn.send_bytes(conn.recv_bytes())
 
 
@@ -24,6 +25,8 @@ def socket_pingpong(ops):
     child = mp.Process(target=echo, args=(there, ops))
     child.start()
     msg = b"ping, pong, ping"
+    here.send_bytes(msg)  # one round trip first: then the child is running
+    here.recv_bytes()
     start = time.perf_counter()
     for _ in range(ops):
         here.send_bytes(msg)
@@ -55,7 +58,9 @@ def manager_dict_get(ops):
     return dict_ops(ops, False)
 
 
-def produce(q, go, ops):
+def produce(q, ready, go, ops):
+    q.qsize()  # a proxy connects on its first call: do it before the clock
+    ready.release()
     go.wait()
     for k in range(ops):
         q.put(k)
@@ -64,9 +69,12 @@ def produce(q, go, ops):
 def manager_queue_putget(ops):
     with mp.Manager() as manager:
         q = manager.Queue()
-        go = manager.Event()
-        child = mp.Process(target=produce, args=(q, go, ops))
+        ready = mp.Semaphore(0)
+        go = mp.Event()
+        child = mp.Process(target=produce, args=(q, ready, go, ops))
         child.start()
+        q.qsize()  # connect the consumer's proxy too
+        ready.acquire()
         start = time.perf_counter()
         go.set()
         for _ in range(ops):
@@ -76,25 +84,31 @@ def manager_queue_putget(ops):
         return took
 
 
-def add(value, go, each, finished, number):
+def add(value, ready, go, each, finished, number):
+    ready.release()
     go.wait()
     for _ in range(each):
         with value.get_lock():
             value.value += 1
-    # perf_counter is CLOCK_MONOTONIC on Linux, one clock for all processes:
-    # the parent compares it with its start, and exiting stays out.
+    # perf_counter's clock is one clock for all processes on Linux, and
+    # cannot be set: the parent compares it with its start, and exiting
+    # stays out.
     finished[number] = time.perf_counter()
 
 
 def value_mutex_incr(ops):
     """Value('i') with its lock: two processes each add one ops/2 times."""
     value = mp.Value("i", 0)
+    ready = mp.Semaphore(0)
     go = mp.Event()
     finished = mp.Array("d", 2, lock=False)
     each = ops // 2
-    adders = [mp.Process(target=add, args=(value, go, each, finished, k)) for k in range(2)]
+    adders = [mp.Process(target=add, args=(value, ready, go, each, finished, k))
+              for k in range(2)]
     for p in adders:
         p.start()
+    for _ in adders:
+        ready.acquire()  # both adders are running, at the go
     start = time.perf_counter()
     go.set()
     for p in adders:

@@ -8,11 +8,14 @@
  * makes "read x, write x + 1" a single step as far as the other thread can
  * tell; without it, both may read the same x and one update is lost.
  *
- * In the count form both threads start together (a barrier), and each one
- * gives up the CPU between its read and its write (sched_yield): the switch
- * that makes an update get lost, made to happen at the worst moment every
- * time, so that the unlocked count comes up short on every run, on one CPU
- * or many.
+ * In the count form both threads start together (a barrier), and the
+ * moment between a read and its write is made the worst one on purpose.
+ * Without the lock, at every 10th update of each thread, the thread waits
+ * there until the other one has read x too (a handshake on an atomic
+ * counter), so both write back the same value: the unlocked count comes up
+ * short on every run, on one CPU or many.  With the lock, the same happens
+ * only if s->lock is found free at that moment - if the lock does not
+ * cover both the read and the write.
  *
  * Expected output of the first form (the Thread lines in either order):
  *     Thread-1: {'x': 1}
@@ -21,10 +24,12 @@
  *
  * Next: lesson 03 shares a value between processes, not threads.
  */
+#include <errno.h>
 #include <pthread.h>
-#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 #include "errors.h"
@@ -43,8 +48,80 @@ struct state {
 
 static struct state d = { PTHREAD_MUTEX_INITIALIZER, 0 };
 static bool use_lock = true;
-static bool counting;              /* the count form: yield in the middle */
+static bool counting;              /* the count form: the worst moment in the middle */
 static pthread_barrier_t start;    /* the count form: both threads go at once */
+
+/* The count form without the lock, at every 10th update of each thread:
+ * a thread that has read x waits until the other one has read it too,
+ * before it writes.  `reads` counts these reads of both threads: reads 1
+ * and 2 are a pair, 3 and 4 the next, and so on (both threads do the same
+ * number).  The waits are relaxed atomics: they force the order in time
+ * and add no happens-before, so the race on x stays a race, for
+ * ThreadSanitizer too.  A partner that does not read within half a second is
+ * not coming (a lock held across the switch, say): then nobody waits any
+ * more. */
+static atomic_long reads;
+static atomic_bool nobody_waits;
+
+static double seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+        err_exit("clock_gettime");
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Spin a little (the other thread may be running on another CPU, just
+ * about to read), then sleep in short naps, which free this CPU for it.
+ * (Not sched_yield: under load, threads that yield on every update and
+ * wait for each other were measured taking seconds for 1000 updates.) */
+static void wait_for_the_other_read(void)
+{
+    if (atomic_load_explicit(&nobody_waits, memory_order_relaxed))
+        return;
+    long mine = atomic_fetch_add_explicit(&reads, 1, memory_order_relaxed) + 1;
+    long pair_done = (mine + 1) / 2 * 2; /* the even count that ends my pair */
+    double deadline = 0;
+    for (long k = 0; atomic_load_explicit(&reads, memory_order_relaxed) < pair_done; k++) {
+        if (k < 1000)
+            continue;
+        if (deadline == 0)
+            deadline = seconds() + 0.5;
+        else if (seconds() > deadline) {
+            atomic_store_explicit(&nobody_waits, true, memory_order_relaxed);
+            return;
+        }
+        struct timespec nap = { 0, 20 * 1000 };
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Between the read and the write of the count form: the worst moment for
+ * an update.  Every 10th time, a sure collision (wait_for_the_other_read);
+ * the updates in between collide or not, as the threads happen to run.
+ * With the lock, the other thread cannot read now - it waits for the lock
+ * - so there is nothing to wait for, as long as s->lock really is held
+ * here.  A trylock tells: it fails (EBUSY) while the lock is held, and
+ * succeeds if the lock does not cover this moment, or is another mutex;
+ * then the collision is made as without the lock. */
+#define COLLIDE_EVERY 10
+
+static void worst_moment(struct state *s)
+{
+    static _Thread_local long visits;
+    if (visits++ % COLLIDE_EVERY != 0)
+        return;
+    if (use_lock) {
+        int e = pthread_mutex_trylock(&s->lock);
+        if (e == EBUSY)
+            return;
+        if (e != 0)
+            err_exit_en(e, "pthread_mutex_trylock");
+        if ((e = pthread_mutex_unlock(&s->lock)) != 0)
+            err_exit_en(e, "pthread_mutex_unlock");
+    }
+    wait_for_the_other_read();
+}
 
 /* i = d['x']; d['x'] = i + 1 -- as one step when use_lock is set.
  * Returns the value x had just after this thread's update. */
@@ -55,7 +132,7 @@ static int add_one(struct state *s)
         err_exit_en(e, "pthread_mutex_lock");
     int i = s->x;
     if (counting)
-        sched_yield(); /* "switch to the other thread now" - the worst moment */
+        worst_moment(s); /* "the other thread runs now" - see above */
     s->x = i + 1;
     if (use_lock && (e = pthread_mutex_unlock(&s->lock)) != 0)
         err_exit_en(e, "pthread_mutex_unlock");

@@ -12,7 +12,8 @@
  *   - repeat: BENCH_RUNS runs (5 by default) of that many operations;
  *   - report the median run, and the fastest and slowest, so one lucky or
  *     unlucky run cannot pass for the truth;
- *   - time only the loop: starting servers and children is left out.
+ *   - time only the loop: starting servers and children is left out, and
+ *     the clock starts only once every child has said it is ready.
  * BENCH_FORMAT=tsv prints "name<TAB>operations per second" (the median),
  * one line each.  With BENCH_PYTHON=path/to/bench.py and python3 on the
  * PATH, the Python original of each operation is measured too and printed
@@ -72,7 +73,7 @@ struct summary summarise(double *samples, size_t n)
 
 /* ================================================================ timing */
 
-/* Seconds on CLOCK_MONOTONIC: a clock that only goes forward, at a steady
+/* Seconds on a clock that cannot be set: it only goes forward, at a steady
  * rate, whatever is done to the wall clock (clock_gettime(2)).  Its zero is
  * some moment in the past (on Linux, the boot); only differences matter. */
 double now(void)
@@ -123,7 +124,7 @@ static void echo(void *arg)
 {
     struct pingpong *p = arg;
     char msg[16];
-    for (long k = 0; k < p->ops; k++) {
+    for (long k = 0; k < p->ops + 1; k++) { /* + 1: the untimed first one */
         read_all(p->child_in, msg, sizeof msg);
         write_all(p->child_out, msg, sizeof msg);
     }
@@ -133,6 +134,10 @@ static double pingpong(struct pingpong *p)
 {
     pid_t child = process_start("echo", echo, p);
     char msg[16] = "ping, pong, ping";
+    /* One round trip before the clock starts: when it is back, the child
+     * is running and waiting in its loop. */
+    write_all(p->to_child, msg, sizeof msg);
+    read_all(p->from_child, msg, sizeof msg);
     double start = now();
     for (long k = 0; k < p->ops; k++) {
         write_all(p->to_child, msg, sizeof msg);
@@ -190,12 +195,16 @@ static double manager_dict_get(long ops) { return manager_dict(ops, false); }
 struct producer {
     struct proxy q;
     long ops;
-    int go; /* read end of a pipe: start when a byte arrives */
+    int ready; /* write end of a pipe: a byte says "connected, ready" */
+    int go;    /* read end of a pipe: start when a byte arrives */
 };
 
 static void produce(void *arg)
 {
     struct producer *p = arg;
+    struct mgr_value v;
+    (void)proxy_queue_get(&p->q, 0, &v); /* only to connect now: it is empty */
+    write_all(p->ready, "!", 1);
     char go;
     read_all(p->go, &go, 1);
     for (long k = 0; k < p->ops; k++)
@@ -206,15 +215,17 @@ static void produce(void *arg)
 static double manager_queue_putget(long ops)
 {
     struct mgr m;
-    int go[2];
-    if (pipe(go) == -1)
+    int go[2], ready[2];
+    if (pipe(go) == -1 || pipe(ready) == -1)
         err_exit("pipe");
     proxy_must(mgr_start(&m));
-    struct producer p = { .ops = ops, .go = go[0] };
+    struct producer p = { .ops = ops, .ready = ready[1], .go = go[0] };
     proxy_must(proxy_create_queue(&m, &p.q));
     pid_t child = process_start("producer", produce, &p);
     struct mgr_value v;
     (void)proxy_queue_get(&p.q, 0, &v); /* only to connect first: it is empty */
+    char byte;
+    read_all(ready[0], &byte, 1); /* the producer is connected too */
     double start = now();
     write_all(go[1], "!", 1);
     for (long k = 0; k < ops; k++)
@@ -222,7 +233,7 @@ static double manager_queue_putget(long ops)
     double took = now() - start;
     process_join(child);
     proxy_must(mgr_shutdown(&m));
-    close(go[0]), close(go[1]);
+    close(go[0]), close(go[1]), close(ready[0]), close(ready[1]);
     return took;
 }
 
@@ -235,7 +246,8 @@ struct counter {
     atomic_long atomic;
     long each;
     bool use_atomic;
-    int go;
+    int ready;              /* write end of a pipe: a byte says "ready" */
+    int go;                 /* read end of a pipe: start when a byte arrives */
     double finished[2];     /* when each adder's loop ended (now()) */
 };
 
@@ -248,6 +260,7 @@ static void increment(void *arg)
 {
     const struct adder *a = arg;
     struct counter *c = a->c;
+    write_all(c->ready, "!", 1);
     char go;
     read_all(c->go, &go, 1);
     for (long k = 0; k < c->each; k++) {
@@ -259,7 +272,7 @@ static void increment(void *arg)
             Pthread_mutex_unlock(&c->lock);
         }
     }
-    /* CLOCK_MONOTONIC is one clock for the whole system, so the parent can
+    /* now()'s clock is one clock for the whole system, so the parent can
      * compare this with its own start: the time of exiting and of being
      * reaped stays out of the measurement. */
     c->finished[a->number] = now();
@@ -270,16 +283,19 @@ static double shared_increments(long ops, bool use_atomic)
     struct counter *c = shared_map(sizeof *c);
     shared_mutex_init(&c->lock, SHARED_MUTEX_PLAIN);
     atomic_init(&c->atomic, 0);
-    int go[2];
-    if (pipe(go) == -1)
+    int go[2], ready[2];
+    if (pipe(go) == -1 || pipe(ready) == -1)
         err_exit("pipe");
     c->each = ops / 2;
     c->use_atomic = use_atomic;
+    c->ready = ready[1];
     c->go = go[0];
 
     struct adder adders[2] = { { c, 0 }, { c, 1 } };
     pid_t a = process_start("adder", increment, &adders[0]);
     pid_t b = process_start("adder", increment, &adders[1]);
+    char bytes[2];
+    read_all(ready[0], bytes, 2); /* both adders are running, at the go */
     double start = now();
     write_all(go[1], "!!", 2);
     process_join(a);
@@ -292,7 +308,7 @@ static double shared_increments(long ops, bool use_atomic)
         fatal("lost updates: %ld, expected %ld", got, 2 * c->each);
     pthread_mutex_destroy(&c->lock);
     shared_unmap(c, sizeof *c);
-    close(go[0]), close(go[1]);
+    close(go[0]), close(go[1]), close(ready[0]), close(ready[1]);
     return took;
 }
 
