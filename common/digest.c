@@ -231,56 +231,58 @@ void md5(const void *data, size_t n, uint8_t out[MD5_SIZE])
 
 /* ================================================================ HMAC */
 
+/* The hash of two pieces one after the other, H(a || b), for HMAC. */
+typedef void (*hash_two)(const void *a, size_t na, const void *b, size_t nb, uint8_t *out);
+
+static void sha256_two(const void *a, size_t na, const void *b, size_t nb, uint8_t *out)
+{
+    struct sha256 c;
+    sha256_init(&c);
+    sha256_update(&c, a, na);
+    sha256_update(&c, b, nb);
+    sha256_final(&c, out);
+}
+
+static void md5_two(const void *a, size_t na, const void *b, size_t nb, uint8_t *out)
+{
+    struct md5 c;
+    md5_init(&c);
+    md5_update(&c, a, na);
+    md5_update(&c, b, nb);
+    md5_final(&c, out);
+}
+
 /* RFC 2104: H((K ^ opad) || H((K ^ ipad) || message)), K padded with zeros
- * to a block (hashed first if longer than a block). */
-void hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
-                 uint8_t out[SHA256_SIZE])
+ * to a block (hashed first if longer than a block).  Both hashes here have
+ * 64-byte blocks; size is the digest's length (at most SHA256_SIZE). */
+static void hmac(hash_two h, size_t size, const void *key, size_t key_len,
+                 const void *msg, size_t msg_len, uint8_t *out)
 {
     uint8_t k[DIGEST_BLOCK] = { 0 }, pad_block[DIGEST_BLOCK], inner[SHA256_SIZE];
     if (key_len > DIGEST_BLOCK)
-        sha256(key, key_len, k);
+        h(key, key_len, NULL, 0, k);
     else if (key_len > 0)
         memcpy(k, key, key_len);
-    struct sha256 c;
     for (int i = 0; i < DIGEST_BLOCK; i++)
         pad_block[i] = k[i] ^ 0x36;
-    sha256_init(&c);
-    sha256_update(&c, pad_block, sizeof pad_block);
-    sha256_update(&c, msg, msg_len);
-    sha256_final(&c, inner);
+    h(pad_block, sizeof pad_block, msg, msg_len, inner);
     for (int i = 0; i < DIGEST_BLOCK; i++)
         pad_block[i] = k[i] ^ 0x5c;
-    sha256_init(&c);
-    sha256_update(&c, pad_block, sizeof pad_block);
-    sha256_update(&c, inner, sizeof inner);
-    sha256_final(&c, out);
+    h(pad_block, sizeof pad_block, inner, size, out);
     memset(k, 0, sizeof k);
     memset(pad_block, 0, sizeof pad_block);
+}
+
+void hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                 uint8_t out[SHA256_SIZE])
+{
+    hmac(sha256_two, SHA256_SIZE, key, key_len, msg, msg_len, out);
 }
 
 void hmac_md5(const void *key, size_t key_len, const void *msg, size_t msg_len,
               uint8_t out[MD5_SIZE])
 {
-    uint8_t k[DIGEST_BLOCK] = { 0 }, pad_block[DIGEST_BLOCK], inner[MD5_SIZE];
-    if (key_len > DIGEST_BLOCK)
-        md5(key, key_len, k);
-    else if (key_len > 0)
-        memcpy(k, key, key_len);
-    struct md5 c;
-    for (int i = 0; i < DIGEST_BLOCK; i++)
-        pad_block[i] = k[i] ^ 0x36;
-    md5_init(&c);
-    md5_update(&c, pad_block, sizeof pad_block);
-    md5_update(&c, msg, msg_len);
-    md5_final(&c, inner);
-    for (int i = 0; i < DIGEST_BLOCK; i++)
-        pad_block[i] = k[i] ^ 0x5c;
-    md5_init(&c);
-    md5_update(&c, pad_block, sizeof pad_block);
-    md5_update(&c, inner, sizeof inner);
-    md5_final(&c, out);
-    memset(k, 0, sizeof k);
-    memset(pad_block, 0, sizeof pad_block);
+    hmac(md5_two, MD5_SIZE, key, key_len, msg, msg_len, out);
 }
 
 /* ================================================================ compare, random */
