@@ -16,6 +16,7 @@
  * Expected output (between the sender's lines):
  *     Receiver: no memfd came with exec: it has only what the socket brings
  *     Receiver: got a descriptor for /memfd:lesson08 (deleted), 4096 bytes
+ *     Receiver: it is close-on-exec (F_GETFD: FD_CLOEXEC)
  *     Receiver: seals: F_SEAL_SHRINK F_SEAL_GROW
  *     Receiver: read 'hello through a memfd'
  *     Receiver: wrote 'hello back from the receiver'
@@ -75,27 +76,6 @@ static int receive_fd(int sock)
     return fd;
 }
 
-/* The seals set on fd, as their names ("none" if there are none). */
-static void seal_names(int seals, char *out, size_t len)
-{
-    static const struct { int bit; const char *name; } known[] = {
-        { F_SEAL_SEAL, "F_SEAL_SEAL" },       { F_SEAL_SHRINK, "F_SEAL_SHRINK" },
-        { F_SEAL_GROW, "F_SEAL_GROW" },       { F_SEAL_WRITE, "F_SEAL_WRITE" },
-        { F_SEAL_FUTURE_WRITE, "F_SEAL_FUTURE_WRITE" },
-    };
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (seals & known[i].bit) {
-            int n = snprintf(out + used, len - used, "%s%s", used ? " " : "",
-                             known[i].name);
-            if (n > 0 && (size_t)n < len - used)
-                used += (size_t)n;
-        }
-    if (used == 0)
-        snprintf(out, len, "none");
-}
-
 /* Try to give the file `size` bytes, and say what happened. */
 static void try_resize(int fd, size_t size)
 {
@@ -140,11 +120,16 @@ int main(int argc, char *argv[])
     if (len == -1)
         err_exit("readlink %s", link);
     what[len] = '\0';
+    /* Close-on-exec, so that no program this one might exec inherits it:
+     * the kernel sets that on a received descriptor only if asked. */
+    int fd_flags = fcntl(fd, F_GETFD);
+    if (fd_flags == -1)
+        err_exit("fcntl F_GETFD on %s", what);
     int seals = fcntl(fd, F_GET_SEALS);
     if (seals == -1)
         err_exit("fcntl F_GET_SEALS on %s", what);
     char names[128];
-    seal_names(seals, names, sizeof names);
+    nshm_seal_names(seals, names, sizeof names);
 
     /* Map it for writing, to reply; a file sealed against writing refuses
      * that (EPERM), and is mapped for reading only. */
@@ -161,6 +146,11 @@ int main(int argc, char *argv[])
         fatal("%s: %zu bytes is too small for the reply", what, size);
 
     say("got a descriptor for %s, %zu bytes", what, size);
+    if (fd_flags & FD_CLOEXEC)
+        say("it is close-on-exec (F_GETFD: FD_CLOEXEC)");
+    else
+        say("it is not close-on-exec (F_GETFD: %d): a program this one execs "
+            "would inherit it", fd_flags);
     say("seals: %s", names);
     if (!replying)
         say("cannot map it for writing: %s (F_SEAL_FUTURE_WRITE)", strerror(EPERM));

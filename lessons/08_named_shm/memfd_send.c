@@ -119,6 +119,21 @@ static void run_receiver(void *arg)
     err_exit("exec %s", m->receiver);
 }
 
+/* The receiver, while nobody has waited for it.  If this program stops
+ * with an error before it does (err_exit, fatal: they call exit), the
+ * receiver is stopped and waited for on the way out. */
+static pid_t unjoined_receiver;
+
+static void stop_receiver(void)
+{
+    if (unjoined_receiver > 0) {
+        kill(unjoined_receiver, SIGKILL); /* it may have ended: ESRCH is fine */
+        while (waitpid(unjoined_receiver, NULL, 0) == -1 && errno == EINTR)
+            ;
+        unjoined_receiver = 0;
+    }
+}
+
 /* Accept the receiver's connection.  A receiver that ends before it
  * connects (it could not start, or failed) is noticed at once; one that
  * is alive but slow (a loaded machine, a sanitizer build) gets up to
@@ -142,6 +157,7 @@ static int accept_receiver(int listener, const struct meeting *m, pid_t receiver
         if (ended == -1)
             err_exit("waitpid");
         if (ended == receiver) {
+            unjoined_receiver = 0;
             remove_meeting_point(m);
             fatal("the receiver ended before it connected (exit status %d)",
                   WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
@@ -150,6 +166,7 @@ static int accept_receiver(int listener, const struct meeting *m, pid_t receiver
     if (kill(receiver, SIGKILL) == -1)
         err_exit("kill %ld", (long)receiver);
     process_join(receiver);
+    unjoined_receiver = 0;
     remove_meeting_point(m);
     fatal("the receiver did not connect within %d ms", PATIENCE_MS);
 }
@@ -158,7 +175,7 @@ static int accept_receiver(int listener, const struct meeting *m, pid_t receiver
  * included, can shrink it (which would turn the sender's next read of its
  * mapping into SIGBUS) or grow it.  With read_only, nobody can make a new
  * writable mapping or write(2) to it either; mappings made before stay
- * writable. */
+ * writable.  The memfd must have been made with MFD_ALLOW_SEALING. */
 static void seal(int fd, bool read_only)
 {
     /* TODO 3: add the seals this comment above promises (fcntl(2), "File
@@ -166,6 +183,27 @@ static void seal(int fd, bool read_only)
      * A failure is an error with errno: err_exit. */
     (void)fd;
     (void)read_only;
+}
+
+/* Say which seals the memfd has now, as the kernel tells (F_GET_SEALS). */
+static void say_seals(int fd, bool read_only)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals == -1)
+        err_exit("fcntl F_GET_SEALS");
+    char names[128];
+    nshm_seal_names(seals, names, sizeof names);
+    bool size_sealed = (seals & F_SEAL_SHRINK) && (seals & F_SEAL_GROW);
+    if (!size_sealed)
+        say("did not seal its size (F_GET_SEALS: %s): the receiver could "
+            "shrink or grow it", names);
+    else if (!read_only)
+        say("sealed its size: the receiver can neither shrink nor grow it");
+    else if (seals & F_SEAL_FUTURE_WRITE)
+        say("sealed it read-only: F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_FUTURE_WRITE");
+    else
+        say("did not seal it against writing (F_GET_SEALS: %s): the receiver "
+            "could map it for writing", names);
 }
 
 /* Send fd over the connection as SCM_RIGHTS ancillary data.  It rides on
@@ -253,12 +291,10 @@ int main(int argc, char *argv[])
     /* Sealed after mapping and writing: F_SEAL_FUTURE_WRITE stops new
      * writable mappings, not the one the sender already has. */
     seal(fd, read_only);
+    say_seals(fd, read_only);
     if (read_only) {
-        say("sealed it read-only: F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_FUTURE_WRITE");
         memcpy(shared, UPDATE, sizeof UPDATE);
         say("wrote '%s' through its own mapping, made before the seal", shared);
-    } else {
-        say("sealed its size: the receiver can neither shrink nor grow it");
     }
     if (holding) {
         hold(fd, shared, size, &stop);
@@ -270,6 +306,9 @@ int main(int argc, char *argv[])
     /* Listen before the receiver exists, so its connect cannot miss us. */
     int listener = listen_for_receiver(&m);
     pid_t receiver = process_start("Receiver", run_receiver, &m);
+    unjoined_receiver = receiver;
+    if (atexit(stop_receiver) != 0)
+        fatal("atexit failed");
     int conn = accept_receiver(listener, &m, receiver);
     if (close(listener) == -1)
         err_exit("close");
@@ -279,6 +318,7 @@ int main(int argc, char *argv[])
         err_exit("close");
 
     int status = process_join(receiver);
+    unjoined_receiver = 0;
     if (status != 0)
         fatal("the receiver failed (exit status %d)", status);
     /* Read in our own mapping: if the receiver had managed to shrink the
